@@ -1,0 +1,283 @@
+/**
+ * The typed client library: what `kv put/read/delete/status/fault` call, and what scenario tests
+ * drive. It validates input before anything is sent, picks a live replica, sends one correlated
+ * request over Redis pub/sub and turns the reply (or its absence) into a result or a KvError.
+ */
+import {nanoid} from 'nanoid'
+import {KvError} from '../core/errors.js'
+import {type ClusterNames, clusterNames} from '../redis/channel-names.js'
+import {defaultRedisUrl} from '../redis/connect.js'
+import type {ClientRequest, NodeStatus, PutResult, ReadResult, ReplicaCount} from '../runtime/client-messages.js'
+import type {FaultRequest} from '../runtime/control-messages.js'
+import {type ClientBroker, connectRedisBroker} from './client-broker.js'
+import {type ClusterStatus, assembleClusterStatus} from './cluster-status.js'
+import {aliveIds, noLiveReplica, readRegistry, requireAlive, shuffled} from './node-picker.js'
+import {type Outcome, RequestChannel} from './request-channel.js'
+import {
+  validateClusterName,
+  validateContext,
+  validateKey,
+  validateNodeId,
+  validatePartition,
+  validateReplicaCount,
+  validateTimeout,
+  validateValue,
+} from './validate-input.js'
+
+export interface KvClientOptions {
+  /** Broker URL; default $KV_REDIS_URL, else $REDIS_URL, else redis://127.0.0.1:6379. */
+  redisUrl?: string
+  /** Cluster namespace; default $KV_CLUSTER, else "default". */
+  cluster?: string
+  /** Default wait for each reply, in ms (5000); each call may override it. */
+  timeoutMs?: number
+}
+
+export interface WriteOptions {
+  node?: string
+  context?: string
+  w?: ReplicaCount
+  timeoutMs?: number
+}
+
+export interface ReadOptions {
+  node?: string
+  r?: ReplicaCount
+  timeoutMs?: number
+}
+
+/** Default wait for a correlated reply. */
+export const DEFAULT_TIMEOUT_MS = 5000
+/** A status request waits at most this long per replica: a silent replica is reported dead. */
+export const STATUS_WAIT_MS_MAX = 1500
+/** The broker connection attempt waits at most this long. */
+const CONNECT_TIMEOUT_MS_MAX = 5000
+
+type Kind = 'write' | 'read' | 'status'
+
+export class KvClient {
+  private readonly names: ClusterNames
+  private readonly timeoutMs: number
+
+  private constructor(
+    private readonly broker: ClientBroker,
+    private readonly channel: RequestChannel,
+    cluster: string,
+    timeoutMs: number,
+  ) {
+    this.names = clusterNames(cluster)
+    this.timeoutMs = timeoutMs
+  }
+
+  /**
+   * Called by every CLI command and by tests: opens separate publish and subscribe connections and
+   * subscribes to a fresh private reply channel before any request. REDIS_UNAVAILABLE names the URL.
+   */
+  static async connect(opts: KvClientOptions = {}): Promise<KvClient> {
+    const cluster = opts.cluster ?? (process.env.KV_CLUSTER || 'default')
+    validateClusterName(cluster)
+    const timeoutMs = validateTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    const broker = await connectRedisBroker(opts.redisUrl ?? defaultRedisUrl(), Math.min(timeoutMs, CONNECT_TIMEOUT_MS_MAX))
+    try {
+      return await KvClient.over(broker, {cluster, timeoutMs})
+    } catch (error) {
+      await broker.close()
+      throw error
+    }
+  }
+
+  /** Called by connect(), and by unit tests with an in-memory broker: subscribes, then is ready. */
+  static async over(broker: ClientBroker, opts: {cluster?: string; timeoutMs?: number} = {}): Promise<KvClient> {
+    const cluster = opts.cluster ?? 'default'
+    validateClusterName(cluster)
+    const timeoutMs = validateTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    const replyTo = clusterNames(cluster).replyChannel(nanoid())
+    const channel = new RequestChannel(broker, replyTo)
+    await broker.subscribe(replyTo)
+    return new KvClient(broker, channel, cluster, timeoutMs)
+  }
+
+  /** The cluster this client talks to. */
+  get cluster(): string {
+    return this.names.cluster
+  }
+
+  /** `kv put`: writes `value` under `key` through one replica (--node, else a random live one). */
+  async put(key: string, value: string, opts: WriteOptions = {}): Promise<PutResult> {
+    validateKey(key)
+    validateValue(value)
+    return this.write(key, value, opts)
+  }
+
+  /** `kv delete`: a put of a tombstone (value null on the wire). */
+  async delete(key: string, opts: WriteOptions = {}): Promise<PutResult> {
+    validateKey(key)
+    return this.write(key, null, opts)
+  }
+
+  /** `kv read`: the key's value(s) as one replica (coordinating r replicas) sees them. */
+  async read(key: string, opts: ReadOptions = {}): Promise<ReadResult> {
+    validateKey(key)
+    validateReplicaCount(opts.r, 'r')
+    if (opts.node !== undefined) validateNodeId(opts.node, '--node')
+    const timeoutMs = this.waitFor(opts.timeoutMs)
+    const build = (id: string): ClientRequest => ({type: 'client.read', id, replyTo: this.channel.replyTo, key, r: opts.r, timeoutMs})
+    return (await this.sendToNode(opts.node, build, timeoutMs, 'read')) as ReadResult
+  }
+
+  /** `kv status`: every registered replica, alive when it answers within min(timeout, 1.5 s). */
+  async status(opts: {timeoutMs?: number} = {}): Promise<ClusterStatus> {
+    const waitMs = Math.min(this.waitFor(opts.timeoutMs), STATUS_WAIT_MS_MAX)
+    const registry = await readRegistry(this.broker, this.names)
+    const answers = new Map<string, NodeStatus | undefined>()
+    await Promise.all(
+      registry.map(async (r) => {
+        answers.set(r.id, await this.askStatus(r.id, waitMs).catch((error: unknown) => {
+          if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') throw error
+          return undefined
+        }))
+      }),
+    )
+    return assembleClusterStatus(this.names.cluster, registry, answers)
+  }
+
+  /** One replica's own status (`kv status` internals, tests); UNAVAILABLE if it does not answer. */
+  async nodeStatus(id: string, opts: {timeoutMs?: number} = {}): Promise<NodeStatus> {
+    validateNodeId(id)
+    const waitMs = this.waitFor(opts.timeoutMs)
+    const answer = await this.askStatus(id, waitMs).catch((error: unknown) => {
+      if (error instanceof KvError && error.code === 'TIMEOUT') return undefined
+      throw error
+    })
+    if (!answer) throw new KvError('UNAVAILABLE', `replica ${id} did not answer a status request within ${waitMs} ms; it is not serving (check kv status)`)
+    return answer
+  }
+
+  /**
+   * `kv fault partition`: stores the partition (so restarted replicas resume it), then tells every
+   * replica; fails with the first refusal (a replica started without --allow-faults).
+   */
+  async partition(groups: string[][], opts: {timeoutMs?: number} = {}): Promise<void> {
+    validatePartition(groups)
+    const registry = await readRegistry(this.broker, this.names)
+    const known = new Set(registry.map((r) => r.id))
+    const unknown = groups.flat().filter((id) => !known.has(id))
+    if (registry.length > 0 && unknown.length > 0) {
+      throw new KvError('BAD_REQUEST', `no replica ${unknown.join(', ')} in cluster "${this.names.cluster}" (registered: ${[...known].join(', ')})`)
+    }
+    const alive = await aliveIds(this.broker, this.names, registry)
+    if (alive.length === 0) throw noLiveReplica(this.names)
+    const partition = groups.map((g) => [...g])
+    await this.broker.set(this.names.faultKey, JSON.stringify({partition}))
+    await this.broadcastFault(partition, alive, this.waitFor(opts.timeoutMs))
+  }
+
+  /** `kv fault heal`: clears the stored partition, then tells every replica to drop it. */
+  async heal(opts: {timeoutMs?: number} = {}): Promise<void> {
+    const registry = await readRegistry(this.broker, this.names)
+    const alive = await aliveIds(this.broker, this.names, registry)
+    await this.broker.del(this.names.faultKey)
+    if (alive.length === 0) throw noLiveReplica(this.names)
+    await this.broadcastFault(null, alive, this.waitFor(opts.timeoutMs))
+  }
+
+  /** Called once by the CLI (and tests) when done; pending requests fail as REDIS_UNAVAILABLE. */
+  async close(): Promise<void> {
+    await this.broker.close()
+  }
+
+  private async write(key: string, value: string | null, opts: WriteOptions): Promise<PutResult> {
+    validateContext(opts.context)
+    validateReplicaCount(opts.w, 'w')
+    if (opts.node !== undefined) validateNodeId(opts.node, '--node')
+    const timeoutMs = this.waitFor(opts.timeoutMs)
+    const build = (id: string): ClientRequest => ({
+      type: 'client.put',
+      id,
+      replyTo: this.channel.replyTo,
+      key,
+      value,
+      context: opts.context,
+      w: opts.w,
+      timeoutMs,
+    })
+    return (await this.sendToNode(opts.node, build, timeoutMs, 'write')) as PutResult
+  }
+
+  /**
+   * Sends to the named node, or to a random live one. PUBLISH reaching nobody means the replica is
+   * not listening: the named node is UNAVAILABLE at once; without --node the next candidate is tried
+   * (safe for writes too, since nobody received the message).
+   */
+  private async sendToNode(node: string | undefined, build: (id: string) => ClientRequest, timeoutMs: number, kind: Kind): Promise<unknown> {
+    if (node !== undefined) {
+      await requireAlive(this.broker, this.names, node)
+      const outcome = await this.channel.send(this.names.inbox(node), build(nanoid()), timeoutMs)
+      if (outcome.kind === 'no-receivers') throw notListening(node)
+      return resultOf(outcome, node, timeoutMs, kind)
+    }
+    const registry = await readRegistry(this.broker, this.names)
+    const candidates = shuffled(await aliveIds(this.broker, this.names, registry))
+    for (const id of candidates) {
+      const outcome = await this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
+      if (outcome.kind !== 'no-receivers') return resultOf(outcome, id, timeoutMs, kind)
+    }
+    throw noLiveReplica(this.names)
+  }
+
+  private async askStatus(id: string, waitMs: number): Promise<NodeStatus> {
+    const request: ClientRequest = {type: 'client.status', id: nanoid(), replyTo: this.channel.replyTo}
+    const outcome = await this.channel.send(this.names.inbox(id), request, waitMs)
+    if (outcome.kind === 'no-receivers') throw notListening(id)
+    return resultOf(outcome, id, waitMs, 'status') as NodeStatus
+  }
+
+  private async broadcastFault(partition: string[][] | null, alive: readonly string[], timeoutMs: number): Promise<void> {
+    const request: FaultRequest = {type: 'fault', id: nanoid(), replyTo: this.channel.replyTo, partition}
+    const collected = await this.channel.collect(this.names.controlTopic, request, (receivers) => Math.min(receivers, alive.length), timeoutMs)
+    if (collected.receivers === 0) throw noLiveReplica(this.names)
+    const confirmed = new Set<string>()
+    for (const reply of collected.replies) {
+      if (reply.ok) {
+        const id = (reply.result as unknown as {id?: unknown}).id
+        if (typeof id === 'string') confirmed.add(id)
+      }
+    }
+    const refusal = collected.replies.find((r) => !r.ok)
+    if (refusal && !refusal.ok) {
+      const accepted = confirmed.size > 0 && partition ? `; ${[...confirmed].join(', ')} applied it, undo with kv fault heal` : ''
+      throw new KvError(refusal.error.code, `${refusal.error.message}${accepted}`)
+    }
+    if (collected.timedOut) {
+      const silent = alive.filter((id) => !confirmed.has(id))
+      throw new KvError(
+        'TIMEOUT',
+        `${silent.join(', ') || 'some replicas'} did not confirm the fault within ${timeoutMs} ms; the outcome is unknown there (it may or may not have been applied); check kv status and retry`,
+      )
+    }
+  }
+
+  private waitFor(timeoutMs: number | undefined): number {
+    return timeoutMs === undefined ? this.timeoutMs : validateTimeout(timeoutMs)
+  }
+}
+
+function notListening(id: string): KvError {
+  return new KvError('UNAVAILABLE', `replica ${id} is not alive (nothing listens on its inbox); check kv status, or leave out --node to use any live replica`)
+}
+
+/** The reply's result, or the KvError for a refusal or a silence (worded for what was asked). */
+function resultOf(outcome: Exclude<Outcome, {kind: 'no-receivers'}>, node: string, timeoutMs: number, kind: Kind): unknown {
+  if (outcome.kind === 'timeout') throw timeoutError(node, timeoutMs, kind)
+  const {reply} = outcome
+  if (!reply.ok) throw new KvError(reply.error.code, reply.error.message)
+  return reply.result
+}
+
+function timeoutError(node: string, timeoutMs: number, kind: Kind): KvError {
+  const outcome =
+    kind === 'write'
+      ? 'the outcome is unknown: the write may or may not have been applied; read the key to find out, or retry'
+      : 'the outcome is unknown; retry, or raise --timeout'
+  return new KvError('TIMEOUT', `no reply from replica ${node} within ${timeoutMs} ms; ${outcome}`)
+}

@@ -1,0 +1,78 @@
+/**
+ * Which replicas exist and which are alive, as the broker records them: each replica registers
+ * itself in the members hash at start and keeps its alive key fresh while it serves. KvClient asks
+ * here before every request that names no node, and before fault and status broadcasts.
+ */
+import {KvError} from '../core/errors.js'
+import {LIMITS} from '../core/limits.js'
+import type {ClusterNames} from '../redis/channel-names.js'
+import type {ClientBroker} from './client-broker.js'
+import {sortNatural} from './natural-order.js'
+
+export type Mode = 'eventual' | 'quorum'
+
+/** One registry entry: the id (hash field) and what the replica said about itself, if readable. */
+export interface Registration {
+  readonly id: string
+  readonly mode?: Mode
+  readonly startedAt?: number
+}
+
+/** Registered replicas in natural id order; unreadable entries keep their id, bad ids are skipped. */
+export async function readRegistry(broker: ClientBroker, names: ClusterNames): Promise<Registration[]> {
+  const hash = await broker.hgetall(names.membersKey)
+  const ids = sortNatural(Object.keys(hash).filter((id) => LIMITS.idPattern.test(id))).slice(0, LIMITS.membersMax)
+  return ids.map((id) => parseRegistration(id, hash[id]))
+}
+
+/** Parses one registry value (JSON {id, mode, startedAt}); never throws. */
+export function parseRegistration(id: string, raw: string | undefined): Registration {
+  try {
+    const data = JSON.parse(raw ?? '') as Record<string, unknown>
+    const mode = data.mode === 'eventual' || data.mode === 'quorum' ? data.mode : undefined
+    const startedAt = typeof data.startedAt === 'number' ? data.startedAt : undefined
+    return {id, mode, startedAt}
+  } catch {
+    return {id}
+  }
+}
+
+/** The mode of the most recently started registration that states one. */
+export function registryMode(registry: readonly Registration[]): Mode | undefined {
+  const withMode = registry.filter((r) => r.mode !== undefined)
+  withMode.sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
+  return withMode[0]?.mode
+}
+
+/** Registered ids whose alive key exists right now, in natural order. */
+export async function aliveIds(broker: ClientBroker, names: ClusterNames, registry: readonly Registration[]): Promise<string[]> {
+  const alive = await Promise.all(registry.map(async (r) => ((await broker.exists(names.aliveKey(r.id))) ? r.id : undefined)))
+  return alive.filter((id): id is string => id !== undefined)
+}
+
+/** Called by KvClient when the user named --node: UNAVAILABLE unless its alive key exists. */
+export async function requireAlive(broker: ClientBroker, names: ClusterNames, id: string): Promise<void> {
+  if (await broker.exists(names.aliveKey(id))) return
+  throw new KvError(
+    'UNAVAILABLE',
+    `replica ${id} is not alive (no heartbeat from it in cluster "${names.cluster}"); check kv status, or leave out --node to use any live replica`,
+  )
+}
+
+/** The error when a request that named no node finds no live replica. */
+export function noLiveReplica(names: ClusterNames): KvError {
+  return new KvError(
+    'UNAVAILABLE',
+    `no replica of cluster "${names.cluster}" is alive; start them (kv cluster up) or check --cluster and --redis`,
+  )
+}
+
+/** A uniformly shuffled copy (the client spreads load; replicas never use this). */
+export function shuffled<T>(items: readonly T[], random: () => number = Math.random): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
+}

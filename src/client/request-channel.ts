@@ -1,0 +1,170 @@
+/**
+ * Request/reply correlation over pub/sub. A KvClient owns one RequestChannel bound to its private
+ * reply channel: each request carries a fresh id, and replies are matched to waiters by that id.
+ * Anything else arriving on the reply channel (late replies, unknown ids, garbage) is ignored.
+ */
+import {KvError, isErrorCode} from '../core/errors.js'
+import type {ClientReply} from '../runtime/client-messages.js'
+import type {ClientBroker} from './client-broker.js'
+
+/** How one request ended; KvClient turns each kind into a result or a KvError with context. */
+export type Outcome =
+  | {readonly kind: 'reply'; readonly reply: ClientReply}
+  | {readonly kind: 'no-receivers'}
+  | {readonly kind: 'timeout'}
+
+/** What a broadcast collected: every reply that arrived, and how many subscribers got the message. */
+export interface Collected {
+  readonly receivers: number
+  readonly replies: ClientReply[]
+  readonly timedOut: boolean
+}
+
+interface Waiter {
+  /** Returns true when the waiter has all it wants and can be removed. */
+  accept(reply: ClientReply): boolean
+  fail(error: KvError): void
+}
+
+/** Created by KvClient after it subscribed to `replyTo`; used for every request the client sends. */
+export class RequestChannel {
+  private readonly waiters = new Map<string, Waiter>()
+  private lost: KvError | undefined
+
+  constructor(
+    private readonly broker: ClientBroker,
+    readonly replyTo: string,
+  ) {
+    broker.onMessage((channel, message) => {
+      if (channel === replyTo) this.deliver(message)
+    })
+    broker.onLost((error) => {
+      this.lost = error
+      for (const waiter of this.waiters.values()) waiter.fail(error)
+      this.waiters.clear()
+    })
+  }
+
+  /** Number of requests still waiting for replies (tests use it to prove nothing leaks). */
+  get pendingCount(): number {
+    return this.waiters.size
+  }
+
+  /**
+   * Publishes one request and waits for its single reply. The waiter is registered before the
+   * publish, because the reply can arrive before PUBLISH's own answer does.
+   */
+  async send(channel: string, message: {readonly id: string}, timeoutMs: number): Promise<Outcome> {
+    let settle!: (outcome: Outcome) => void
+    let fail!: (error: KvError) => void
+    const done = new Promise<Outcome>((resolve, reject) => {
+      settle = resolve
+      fail = reject
+    })
+    const timer = setTimeout(() => {
+      this.waiters.delete(message.id)
+      settle({kind: 'timeout'})
+    }, timeoutMs)
+    const finish = (then: () => void): void => {
+      clearTimeout(timer)
+      this.waiters.delete(message.id)
+      then()
+    }
+    this.waiters.set(message.id, {
+      accept: (reply) => {
+        finish(() => settle({kind: 'reply', reply}))
+        return true
+      },
+      fail: (error) => finish(() => fail(error)),
+    })
+    try {
+      const receivers = await this.publish(channel, message)
+      if (receivers === 0) finish(() => settle({kind: 'no-receivers'}))
+    } catch (error) {
+      finish(() => fail(error as KvError))
+    }
+    return done
+  }
+
+  /**
+   * Publishes one broadcast and gathers replies carrying its id until `expected(receivers)` replies
+   * arrived or `timeoutMs` passed (kv fault: every replica on the control topic answers).
+   */
+  async collect(channel: string, message: {readonly id: string}, expected: (receivers: number) => number, timeoutMs: number): Promise<Collected> {
+    const replies: ClientReply[] = []
+    let wanted = Number.POSITIVE_INFINITY
+    let receivers = 0
+    let settle!: (collected: Collected) => void
+    let fail!: (error: KvError) => void
+    const done = new Promise<Collected>((resolve, reject) => {
+      settle = resolve
+      fail = reject
+    })
+    const timer = setTimeout(() => {
+      this.waiters.delete(message.id)
+      settle({receivers, replies, timedOut: true})
+    }, timeoutMs)
+    const finishIfComplete = (): boolean => {
+      if (replies.length < wanted) return false
+      clearTimeout(timer)
+      this.waiters.delete(message.id)
+      settle({receivers, replies, timedOut: false})
+      return true
+    }
+    this.waiters.set(message.id, {
+      accept: (reply) => {
+        replies.push(reply)
+        return finishIfComplete()
+      },
+      fail: (error) => {
+        clearTimeout(timer)
+        this.waiters.delete(message.id)
+        fail(error)
+      },
+    })
+    try {
+      receivers = await this.publish(channel, message)
+      wanted = expected(receivers)
+      finishIfComplete()
+    } catch (error) {
+      clearTimeout(timer)
+      this.waiters.delete(message.id)
+      fail(error as KvError)
+    }
+    return done
+  }
+
+  private async publish(channel: string, message: {readonly id: string}): Promise<number> {
+    if (this.lost) throw this.lost
+    return this.broker.publish(channel, JSON.stringify(message))
+  }
+
+  private deliver(raw: string): void {
+    const reply = parseReply(raw)
+    if (!reply) return
+    const waiter = this.waiters.get(reply.id)
+    if (waiter?.accept(reply)) this.waiters.delete(reply.id)
+  }
+}
+
+/** A well-formed client.reply, or undefined for anything else (never throws). */
+export function parseReply(raw: string): ClientReply | undefined {
+  let data: unknown
+  try {
+    data = JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+  if (typeof data !== 'object' || data === null) return undefined
+  const m = data as Record<string, unknown>
+  if (m.type !== 'client.reply' || typeof m.id !== 'string') return undefined
+  if (m.ok === true && typeof m.result === 'object' && m.result !== null) return m as unknown as ClientReply
+  if (m.ok === false && typeof m.error === 'object' && m.error !== null) {
+    const error = m.error as Record<string, unknown>
+    const message = typeof error.message === 'string' ? error.message : 'the replica refused the request'
+    // An unknown code from a newer replica still fails the request, as the least specific code.
+    const code = isErrorCode(error.code) ? error.code : 'UNAVAILABLE'
+    return {type: 'client.reply', id: m.id, ok: false, error: {code, message}}
+  }
+  return undefined
+}

@@ -1,0 +1,44 @@
+/**
+ * Every bound the system enforces, in one place. Inputs beyond them are refused with BAD_REQUEST
+ * (client input) or dropped and counted (messages read from Redis).
+ */
+export const LIMITS = {
+  /** Keys are 1..1024 UTF-8 bytes. */
+  keyBytesMax: 1024,
+  /** Values are at most 1 MiB of UTF-8. */
+  valueBytesMax: 1024 * 1024,
+  /**
+   * Any message read from Redis larger than this is dropped unread. A key state of a few 1 MiB
+   * siblings must still fit, and Redis disconnects a subscriber whose buffer passes 32 MiB.
+   */
+  messageBytesMax: 8 * 1024 * 1024,
+  /** A write that would leave a key with more siblings than this is refused: resolve with --context. */
+  siblingsPerKeyMax: 8,
+  /** Replication and anti-entropy batches are cut at this many payload bytes (one entry always fits). */
+  batchBytesMax: 1024 * 1024,
+  /** ...or this many entries. */
+  batchEntriesMax: 256,
+  /** Replica ids: short, printable, no separators used in channel names. */
+  idPattern: /^[A-Za-z0-9_-]{1,64}$/,
+  /** Cluster names follow the same rule. */
+  clusterPattern: /^[A-Za-z0-9_.-]{1,64}$/,
+  /** A client request waits at most this long, whatever --timeout says. */
+  requestTimeoutMsMax: 120_000,
+  /** Members a cluster may have (bounds heartbeats, clocks and fan-out). */
+  membersMax: 64,
+} as const
+
+/** UTF-8 length without allocating a Buffer (the cores may not import node:buffer). */
+export function utf8Bytes(s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}

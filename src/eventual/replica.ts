@@ -1,0 +1,585 @@
+/**
+ * The eventual-mode replica as a deterministic state machine (seeds 000/001/004): messages and ticks
+ * in, Output out. No I/O, no clock, no global randomness: the driver (src/runtime) runs it over Redis
+ * and the simulator over a seeded network.
+ *
+ * Writes: the coordinator makes a new version that supersedes what it has seen of the key (or what
+ * the client's context covers), persists it, and replicates the key's whole sibling set to every
+ * member. Peers merge and ack once durable; a peer that does not ack in time gets a hint (hinted
+ * hand-off, delivered by the driver when the peer is back). Reads ask r replicas, merge, and repair
+ * the stale ones. Anti-entropy (bucket digests, then keys, then states) catches up everything else.
+ */
+import {KvError, type ErrorCode} from '../core/errors.js'
+import {LIMITS, utf8Bytes} from '../core/limits.js'
+import {OutputBuilder, type Output} from '../core/machine.js'
+import type {Rng} from '../core/rng.js'
+import type {ClientPut, ClientRead, ClientRequest, NodeStatus, PutResultEventual, ReadResult} from '../runtime/client-messages.js'
+import {majorityOf, resolveReplicaCount} from '../runtime/replica-count.js'
+import {decodeContext, encodeContext} from './context-token.js'
+import {KeyStore} from './key-store.js'
+import type {DigestKeys, DigestOffer, DigestPull, EventualPeerMessage, Heartbeat, KeyState, ReadResponse, Replicate} from './messages.js'
+import type {EventualRecord, EventualSnapshot} from './records.js'
+import {contextOf, liveValues, mergeSiblings, sameSiblings, versionClock, writeVersion} from './siblings.js'
+import type {Siblings} from './types.js'
+
+/** Timing is in ticks; the driver ticks every `tickMs`. */
+export interface EventualConfig {
+  readonly id: string
+  /** The cluster's initial membership (--peers); a joining replica is not in it. */
+  readonly peers: readonly string[]
+  readonly rng: Rng
+  readonly tickMs: number
+  readonly heartbeatTicks: number
+  /** A member not heard from for this long is suspected down. */
+  readonly suspectTicks: number
+  /** How long a replication batch waits for acks before the silent peers get hints. */
+  readonly ackTimeoutTicks: number
+  readonly antiEntropyTicks: number
+  /** Digest buckets for anti-entropy. */
+  readonly buckets: number
+}
+
+export const DEFAULT_EVENTUAL_TIMING = {
+  tickMs: 100,
+  heartbeatTicks: 3,
+  suspectTicks: 15,
+  ackTimeoutTicks: 20,
+  antiEntropyTicks: 50,
+  buckets: 64,
+} as const
+
+interface PendingWrite {
+  answered: boolean
+  readonly reqId: string
+  readonly replyTo: string
+  readonly result: PutResultEventual
+  readonly need: number
+  readonly have: Set<string>
+  readonly deadline: number
+}
+
+interface Batch {
+  readonly entries: KeyState[]
+  readonly awaiting: Set<string>
+  readonly deadline: number
+  readonly writes: PendingWrite[]
+}
+
+interface PendingRead {
+  readonly reqId: string
+  readonly replyTo: string
+  readonly key: string
+  readonly wanted: number
+  readonly asked: Set<string>
+  readonly responses: Map<string, Siblings>
+  readonly deadline: number
+}
+
+type Out = OutputBuilder<EventualRecord>
+
+const BATCHES_MAX = 4096
+const READS_MAX = 10_000
+const AE_KEYS_MAX = 20_000
+
+export class EventualReplica {
+  readonly id: string
+  private now = 0
+  /** member id → tick last heard (self included, always alive). */
+  private readonly members = new Map<string, number>()
+  private readonly store: KeyStore
+  private readonly aliveView = new Set<string>()
+  private readonly outboxKeys = new Set<string>()
+  private outboxWrites: PendingWrite[] = []
+  private readonly batches = new Map<string, Batch>()
+  private readonly reads = new Map<string, PendingRead>()
+  private readonly pendingWrites = new Set<PendingWrite>()
+  private seq = 0
+  private readonly nonce: string
+  private nextAntiEntropy: number
+  private firstRound = true
+  /** A replica that starts with nothing refuses writes until it has caught up (dots are never reused). */
+  private catchUpUntil = -1
+  private dropped = 0
+
+  constructor(private readonly cfg: EventualConfig) {
+    this.id = cfg.id
+    this.store = new KeyStore(cfg.buckets)
+    this.nonce = Math.floor(cfg.rng.next() * 2 ** 32).toString(36)
+    for (const p of cfg.peers) this.members.set(p, Number.NEGATIVE_INFINITY)
+    this.members.set(this.id, Number.POSITIVE_INFINITY)
+    this.nextAntiEntropy = cfg.heartbeatTicks * 2
+  }
+
+  /** Called once by the driver before any step, with what storage recovered. */
+  restore(snapshot: EventualSnapshot | null, records: readonly EventualRecord[]): void {
+    if (snapshot) {
+      for (const m of snapshot.members) this.addMember(m)
+      for (const [key, siblings] of snapshot.keys) this.store.set(key, mergeSiblings(siblings, []))
+    }
+    for (const r of records) {
+      if (r.t === 'member') this.addMember(r.id)
+      else this.store.set(r.key, mergeSiblings(this.store.get(r.key), r.siblings))
+    }
+    const fresh = !snapshot && records.length === 0
+    if (fresh && this.members.size > 1) this.catchUpUntil = this.cfg.heartbeatTicks * 2 + this.cfg.antiEntropyTicks
+  }
+
+  /** The state a snapshot must hold; the driver writes it and then compacts the log. */
+  snapshot(): EventualSnapshot {
+    return {mode: 'eventual', id: this.id, members: [...this.members.keys()].sort(), keys: [...this.store.entries()]}
+  }
+
+  isAlive(id: string): boolean {
+    const heard = this.members.get(id)
+    return heard !== undefined && this.now - heard <= this.cfg.suspectTicks
+  }
+
+  memberIds(): string[] {
+    return [...this.members.keys()]
+  }
+
+  /** Key state, for tests and the simulator's checkers. */
+  stateOf(key: string): Siblings {
+    return this.store.get(key)
+  }
+
+  keys(): string[] {
+    return [...this.store.entries()].map(([k]) => k)
+  }
+
+  step(msg: EventualPeerMessage | ClientRequest): Output<EventualRecord> {
+    const out: Out = new OutputBuilder()
+    if ('from' in msg) {
+      if (msg.from === this.id) return out.done()
+      if (this.members.has(msg.from)) this.members.set(msg.from, this.now)
+    }
+    switch (msg.type) {
+      case 'hb':
+        this.onHeartbeat(msg, out)
+        break
+      case 'repl':
+        this.onReplicate(msg, out)
+        break
+      case 'repl.ack':
+        this.onAck(msg.from, msg.batch, out)
+        break
+      case 'read.req':
+        out.toNode(msg.from, {type: 'read.resp', from: this.id, id: msg.id, key: msg.key, siblings: this.store.get(msg.key)})
+        break
+      case 'read.resp':
+        this.onReadResponse(msg, out)
+        break
+      case 'ae.digest':
+        this.onDigest(msg, out)
+        break
+      case 'ae.keys':
+        this.onDigestKeys(msg, out)
+        break
+      case 'ae.pull':
+        this.onPull(msg, out)
+        break
+      case 'client.put':
+        this.onClientPut(msg, out)
+        break
+      case 'client.read':
+        this.onClientRead(msg, out)
+        break
+      case 'client.status':
+        out.toClient(msg.replyTo, {type: 'client.reply', id: msg.id, ok: true, result: this.status()})
+        break
+    }
+    this.updateLiveness(out)
+    return out.done()
+  }
+
+  tick(): Output<EventualRecord> {
+    const out: Out = new OutputBuilder()
+    this.now++
+    if (this.now % this.cfg.heartbeatTicks === 0) {
+      const hb: Heartbeat = {type: 'hb', from: this.id, mode: 'eventual', members: this.memberIds().slice(0, LIMITS.membersMax)}
+      out.toTopic('members', hb)
+    }
+    this.updateLiveness(out)
+    this.expireBatches(out)
+    this.expireWrites(out)
+    this.expireReads(out)
+    if (this.now >= this.nextAntiEntropy) this.startAntiEntropy(out)
+    return out.done()
+  }
+
+  /** Emits the replication that steps queued; the driver calls it once per burst of steps (batching). */
+  flush(): Output<EventualRecord> {
+    const out: Out = new OutputBuilder()
+    if (this.outboxKeys.size === 0) return out.done()
+    const entries = [...this.outboxKeys].map((key) => ({key, siblings: this.store.get(key)}))
+    const writes = this.outboxWrites
+    this.outboxKeys.clear()
+    this.outboxWrites = []
+    const peers = this.memberIds().filter((m) => m !== this.id)
+    for (const chunk of chunkEntries(entries)) {
+      const batchId = this.nextId()
+      const chunkKeys = new Set(chunk.map((e) => e.key))
+      const batch: Batch = {
+        entries: chunk,
+        awaiting: new Set(),
+        deadline: this.now + this.cfg.ackTimeoutTicks,
+        writes: writes.filter((w) => chunkKeys.has(w.result.key)),
+      }
+      for (const p of peers) {
+        if (this.isAlive(p)) batch.awaiting.add(p)
+        else this.hint(p, chunk, out)
+      }
+      if (batch.awaiting.size === 0) continue
+      if (this.batches.size >= BATCHES_MAX) this.expireOldestBatch(out)
+      this.batches.set(batchId, batch)
+      out.toTopic('replication', {type: 'repl', from: this.id, batch: batchId, entries: chunk} satisfies Replicate)
+    }
+    return out.done()
+  }
+
+  status(): NodeStatus {
+    return {
+      id: this.id,
+      alive: true,
+      role: 'replica',
+      keys: this.store.liveKeys,
+      mode: 'eventual',
+      peersAlive: this.memberIds().filter((m) => this.isAlive(m)).sort(),
+    }
+  }
+
+  busy(): boolean {
+    return this.reads.size > 0 || this.pendingWrites.size > 0
+  }
+
+  /** Messages dropped by the core itself (e.g. anti-entropy with a different bucket count). */
+  get droppedCount(): number {
+    return this.dropped
+  }
+
+  // ---- membership ----------------------------------------------------------------------------
+
+  private addMember(id: string): boolean {
+    if (this.members.has(id) || this.members.size >= LIMITS.membersMax) return false
+    this.members.set(id, Number.NEGATIVE_INFINITY)
+    return true
+  }
+
+  private onHeartbeat(hb: Heartbeat, out: Out): void {
+    if (hb.mode !== 'eventual') {
+      this.dropped++
+      return
+    }
+    if (this.addMember(hb.from)) {
+      this.members.set(hb.from, this.now)
+      out.persist.push({t: 'member', id: hb.from})
+      out.log('info', `replica ${hb.from} joined; clocks will grow an entry for it`)
+    }
+  }
+
+  private updateLiveness(out: Out): void {
+    for (const id of this.members.keys()) {
+      if (id === this.id) continue
+      const alive = this.isAlive(id)
+      if (alive === this.aliveView.has(id)) continue
+      if (alive) {
+        this.aliveView.add(id)
+        // Whoever comes back gets an anti-entropy round at once instead of waiting for the timer.
+        this.sendDigest(id, out)
+      } else this.aliveView.delete(id)
+      out.effects.push({kind: 'peer', id, alive})
+    }
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  private onClientPut(req: ClientPut, out: Out): void {
+    const fail = (code: ErrorCode, message: string) => this.replyError(req, code, message, out)
+    const inputError = checkKey(req.key) ?? (req.value !== null ? checkValue(req.value) : null)
+    if (inputError) return fail('BAD_REQUEST', inputError)
+    let context
+    if (req.context !== undefined) {
+      context = decodeContext(req.context)
+      if (!context) return fail('BAD_REQUEST', 'the --context token is not one this cluster issued; pass the context from a read')
+    }
+    const need = resolveReplicaCount(req.w, this.members.size, 1)
+    if (typeof need === 'string') return fail('BAD_REQUEST', `--w: ${need}`)
+    const alive = this.memberIds().filter((m) => this.isAlive(m))
+    if (need > alive.length) {
+      return fail('UNAVAILABLE', `only ${alive.length} of ${this.members.size} replicas are alive, so --w ${need} cannot be met; nothing was written`)
+    }
+    if (this.now < this.catchUpUntil) {
+      return fail('UNAVAILABLE', `replica ${this.id} started empty and is still catching up from its peers; retry in a moment or use another --node`)
+    }
+    const local = this.store.get(req.key)
+    const {siblings, version} = writeVersion(local, this.id, req.value, context)
+    if (siblings.length > LIMITS.siblingsPerKeyMax) {
+      return fail('BAD_REQUEST', `key would hold ${siblings.length} siblings (limit ${LIMITS.siblingsPerKeyMax}); read it and write with --context to resolve the conflict`)
+    }
+    this.store.set(req.key, siblings)
+    out.persist.push({t: 'key', key: req.key, siblings})
+    this.outboxKeys.add(req.key)
+    const clock = versionClock(version)
+    const result: PutResultEventual = {key: req.key, node: this.id, clock, context: encodeContext(clock)}
+    if (need === 1) {
+      out.toClient(req.replyTo, {type: 'client.reply', id: req.id, ok: true, result: {...result, replicas: 1}})
+      return
+    }
+    const pending: PendingWrite = {
+      answered: false,
+      reqId: req.id,
+      replyTo: req.replyTo,
+      result,
+      need,
+      have: new Set([this.id]),
+      deadline: this.now + this.replyTicks(req.timeoutMs),
+    }
+    this.outboxWrites.push(pending)
+    this.pendingWrites.add(pending)
+  }
+
+  private onReplicate(msg: Replicate, out: Out): void {
+    for (const entry of msg.entries) this.mergeKey(entry.key, entry.siblings, out)
+    if (msg.batch !== undefined) out.toNode(msg.from, {type: 'repl.ack', from: this.id, batch: msg.batch})
+  }
+
+  /** Merge a remote state into ours; persist and return true when ours changed. */
+  private mergeKey(key: string, remote: Siblings, out: Out): boolean {
+    const local = this.store.get(key)
+    const merged = mergeSiblings(local, remote)
+    if (this.store.has(key) && sameSiblings(merged, local)) return false
+    this.store.set(key, merged)
+    out.persist.push({t: 'key', key, siblings: merged})
+    return true
+  }
+
+  private onAck(from: string, batchId: string, out: Out): void {
+    const batch = this.batches.get(batchId)
+    if (!batch || !batch.awaiting.delete(from)) return
+    for (const w of batch.writes) {
+      if (w.answered) continue
+      w.have.add(from)
+      if (w.have.size >= w.need) {
+        w.answered = true
+        this.pendingWrites.delete(w)
+        out.toClient(w.replyTo, {type: 'client.reply', id: w.reqId, ok: true, result: {...w.result, replicas: w.have.size}})
+      }
+    }
+    if (batch.awaiting.size === 0) this.batches.delete(batchId)
+  }
+
+  private hint(peer: string, entries: KeyState[], out: Out): void {
+    out.effects.push({kind: 'hint', peer, msg: {type: 'repl', from: this.id, entries} satisfies Replicate})
+  }
+
+  private expireBatches(out: Out): void {
+    for (const [id, batch] of this.batches) {
+      if (batch.deadline > this.now) break // insertion order is deadline order
+      for (const p of batch.awaiting) this.hint(p, batch.entries, out)
+      this.batches.delete(id)
+    }
+  }
+
+  private expireOldestBatch(out: Out): void {
+    const first = this.batches.entries().next()
+    if (first.done) return
+    const [id, batch] = first.value
+    for (const p of batch.awaiting) this.hint(p, batch.entries, out)
+    this.batches.delete(id)
+  }
+
+  /** Writes still waiting for --w acks are answered with TIMEOUT at their deadline. */
+  private expireWrites(out: Out): void {
+    for (const w of this.pendingWrites) {
+      if (w.deadline > this.now) continue
+      this.pendingWrites.delete(w)
+      w.answered = true
+      const holders = [...w.have].sort().join(', ')
+      out.toClient(w.replyTo, {
+        type: 'client.reply',
+        id: w.reqId,
+        ok: false,
+        error: {
+          code: 'TIMEOUT',
+          message: `the write is durable on ${w.have.size} replica(s) (${holders}) but --w ${w.need} was not reached in time; it keeps propagating to the others`,
+        },
+      })
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  private onClientRead(req: ClientRead, out: Out): void {
+    const keyError = checkKey(req.key)
+    if (keyError) return this.replyError(req, 'BAD_REQUEST', keyError, out)
+    const wanted = resolveReplicaCount(req.r, this.members.size, majorityOf(this.members.size))
+    if (typeof wanted === 'string') return this.replyError(req, 'BAD_REQUEST', `--r: ${wanted}`, out)
+    const peers = this.cfg.rng.shuffle(this.memberIds().filter((m) => m !== this.id && this.isAlive(m))).slice(0, wanted - 1)
+    const read: PendingRead = {
+      reqId: req.id,
+      replyTo: req.replyTo,
+      key: req.key,
+      wanted,
+      asked: new Set(peers),
+      responses: new Map(),
+      deadline: this.now + this.replyTicks(req.timeoutMs),
+    }
+    if (peers.length === 0) return this.finishRead(read, out)
+    if (this.reads.size >= READS_MAX) return this.replyError(req, 'UNAVAILABLE', `replica ${this.id} has too many reads in flight; retry`, out)
+    const id = this.nextId()
+    this.reads.set(id, read)
+    for (const p of peers) out.toNode(p, {type: 'read.req', from: this.id, id, key: req.key})
+  }
+
+  private onReadResponse(msg: ReadResponse, out: Out): void {
+    const read = this.reads.get(msg.id)
+    if (!read || !read.asked.has(msg.from) || msg.key !== read.key) return
+    read.responses.set(msg.from, msg.siblings)
+    if (read.responses.size + 1 >= read.wanted) {
+      this.reads.delete(msg.id)
+      this.finishRead(read, out)
+    }
+  }
+
+  private expireReads(out: Out): void {
+    for (const [id, read] of this.reads) {
+      if (read.deadline > this.now) continue
+      this.reads.delete(id)
+      this.finishRead(read, out)
+    }
+  }
+
+  /** Merge what answered, repair whoever was stale (ourselves included), answer the client. */
+  private finishRead(read: PendingRead, out: Out): void {
+    let merged = this.store.get(read.key)
+    for (const s of read.responses.values()) merged = mergeSiblings(merged, s)
+    if (merged.length > 0) this.mergeKey(read.key, merged, out)
+    for (const [peer, s] of read.responses) {
+      if (!sameSiblings(s, merged)) out.toNode(peer, {type: 'repl', from: this.id, entries: [{key: read.key, siblings: merged}]})
+    }
+    const values = liveValues(merged).map((v) => ({value: v.value as string, clock: versionClock(v)}))
+    const result: ReadResult = {
+      key: read.key,
+      node: this.id,
+      found: values.length > 0,
+      conflict: values.length > 1,
+      values,
+      context: encodeContext(contextOf(merged)),
+      replicas: {wanted: read.wanted, answered: read.responses.size + 1},
+    }
+    out.toClient(read.replyTo, {type: 'client.reply', id: read.reqId, ok: true, result})
+  }
+
+  // ---- anti-entropy --------------------------------------------------------------------------
+
+  private startAntiEntropy(out: Out): void {
+    const alive = this.memberIds().filter((m) => m !== this.id && this.isAlive(m))
+    if (alive.length === 0) {
+      this.nextAntiEntropy = this.now + this.cfg.heartbeatTicks
+      return
+    }
+    // The first round after start talks to every live peer: that is how a returning replica catches up.
+    const targets = this.firstRound ? alive : [this.cfg.rng.pick(alive)]
+    this.firstRound = false
+    for (const p of targets) this.sendDigest(p, out)
+    this.nextAntiEntropy = this.now + this.cfg.antiEntropyTicks
+  }
+
+  private sendDigest(peer: string, out: Out): void {
+    const offer: DigestOffer = {type: 'ae.digest', from: this.id, id: this.nextId(), buckets: [...this.store.digest()]}
+    out.toNode(peer, offer)
+  }
+
+  private onDigest(msg: DigestOffer, out: Out): void {
+    const mine = this.store.digest()
+    if (msg.buckets.length !== mine.length) {
+      this.dropped++
+      return
+    }
+    const differing: number[] = []
+    mine.forEach((d, i) => {
+      if (d !== msg.buckets[i]) differing.push(i)
+    })
+    // An empty answer tells the initiator it is in sync (it ends a fresh replica's catch-up).
+    const keys = differing.length ? this.store.keysIn(new Set(differing), AE_KEYS_MAX) : []
+    out.toNode(msg.from, {type: 'ae.keys', from: this.id, id: msg.id, buckets: differing, keys} satisfies DigestKeys)
+  }
+
+  private onDigestKeys(msg: DigestKeys, out: Out): void {
+    const theirs = new Map(msg.keys.map(([k, h]) => [k, h] as const))
+    const buckets = new Set(msg.buckets.filter((b) => b < this.cfg.buckets))
+    const pull: string[] = []
+    const push: KeyState[] = []
+    for (const [key, hash] of theirs) {
+      if (this.store.hashOf(key) !== hash) pull.push(key)
+    }
+    for (const [key, hash] of this.store.keysIn(buckets, AE_KEYS_MAX)) {
+      if (theirs.get(key) !== hash) push.push({key, siblings: this.store.get(key)})
+    }
+    for (const chunk of chunkEntries(push)) out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
+    for (let i = 0; i < pull.length; i += 1000) {
+      out.toNode(msg.from, {type: 'ae.pull', from: this.id, id: msg.id, keys: pull.slice(i, i + 1000)} satisfies DigestPull)
+    }
+    // Caught up enough to coin dots safely once the pulled states have had a moment to arrive.
+    if (this.catchUpUntil > this.now) this.catchUpUntil = pull.length ? Math.min(this.catchUpUntil, this.now + 5) : this.now
+  }
+
+  private onPull(msg: DigestPull, out: Out): void {
+    const entries = msg.keys.filter((k) => this.store.has(k)).map((key) => ({key, siblings: this.store.get(key)}))
+    for (const chunk of chunkEntries(entries)) out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private replyError(req: ClientRequest, code: ErrorCode, message: string, out: Out): void {
+    out.toClient(req.replyTo, {type: 'client.reply', id: req.id, ok: false, error: new KvError(code, message).toJSON()})
+  }
+
+  /** Answer a little before the client gives up, so it gets our precise error instead of its own TIMEOUT. */
+  private replyTicks(timeoutMs: number): number {
+    return Math.max(1, Math.floor((timeoutMs * 0.8) / this.cfg.tickMs))
+  }
+
+  private nextId(): string {
+    return `${this.id}.${this.nonce}.${(this.seq++).toString(36)}`
+  }
+}
+
+/** BAD_REQUEST text for a key, or null when it is fine. */
+export function checkKey(key: string): string | null {
+  if (key.length === 0) return 'the key is empty'
+  const bytes = utf8Bytes(key)
+  if (bytes > LIMITS.keyBytesMax) return `the key is ${bytes} bytes; the limit is ${LIMITS.keyBytesMax}`
+  return null
+}
+
+export function checkValue(value: string): string | null {
+  const bytes = utf8Bytes(value)
+  if (bytes > LIMITS.valueBytesMax) return `the value is ${bytes} bytes; the limit is ${LIMITS.valueBytesMax} (1 MiB)`
+  return null
+}
+
+function entryBytes(e: KeyState): number {
+  let n = e.key.length + 16
+  for (const v of e.siblings) n += (v.value?.length ?? 0) + 64 + Object.keys(v.ctx).length * 16
+  return n
+}
+
+/** Cut entries into messages under the batch limits; a single large entry still gets its own message. */
+export function chunkEntries(entries: KeyState[]): KeyState[][] {
+  const chunks: KeyState[][] = []
+  let current: KeyState[] = []
+  let bytes = 0
+  for (const e of entries) {
+    const size = entryBytes(e)
+    if (current.length > 0 && (bytes + size > LIMITS.batchBytesMax || current.length >= LIMITS.batchEntriesMax)) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(e)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}

@@ -1,0 +1,91 @@
+/**
+ * The replica's connection to the broker: one subscriber connection, one publisher connection
+ * (a subscribed connection cannot publish). ioredis reconnects and resubscribes by itself; what was
+ * published meanwhile is lost (pub/sub is at-most-once) and the protocols recover it.
+ */
+import type {Redis} from 'ioredis'
+import {redactUrl, replicaConnection} from './connect.js'
+import type {ClusterNames} from './channel-names.js'
+
+export type Log = (level: 'info' | 'warn', text: string) => void
+
+export class RedisTransport {
+  private readonly sub: Redis
+  private readonly pub: Redis
+  private wasUp = false
+  private publishFailures = 0
+
+  constructor(
+    readonly url: string,
+    readonly names: ClusterNames,
+    readonly selfId: string,
+    private readonly log: Log,
+  ) {
+    this.sub = replicaConnection(url, `kv-${names.cluster}-${selfId}-sub`)
+    this.pub = replicaConnection(url, `kv-${names.cluster}-${selfId}-pub`)
+    for (const [role, conn] of [['sub', this.sub], ['pub', this.pub]] as const) {
+      conn.on('error', () => {}) // reported through 'close'/'ready' below, never thrown
+      conn.on('ready', () => {
+        if (role === 'pub') {
+          if (this.wasUp) this.log('info', `broker ${redactUrl(url)} is back`)
+          this.wasUp = true
+        }
+      })
+      conn.on('close', () => {
+        if (role === 'pub' && this.wasUp) this.log('warn', `lost the broker ${redactUrl(url)}; retrying`)
+      })
+    }
+  }
+
+  /** Connects both connections (retrying until it works) and subscribes to `channels`. */
+  async start(channels: string[], onMessage: (channel: string, raw: Buffer) => void): Promise<void> {
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => onMessage(channel.toString(), message))
+    await Promise.all([connectWithRetry(this.sub), connectWithRetry(this.pub)])
+    await this.sub.subscribe(...channels)
+  }
+
+  /** Fire-and-forget publish; failures (broker down) are counted, the protocols resend what matters. */
+  publish(channel: string, payload: string): void {
+    this.pub.publish(channel, payload).catch(() => {
+      this.publishFailures++
+    })
+  }
+
+  /** Publish and learn how many subscribers got it (0 = nobody listening). */
+  async publishCounted(channel: string, payload: string): Promise<number> {
+    try {
+      return await this.pub.publish(channel, payload)
+    } catch {
+      this.publishFailures++
+      return 0
+    }
+  }
+
+  get failures(): number {
+    return this.publishFailures
+  }
+
+  /** Commands on the publisher connection (registry, presence); they fail fast while the broker is down. */
+  get commands(): Redis {
+    return this.pub
+  }
+
+  get connected(): boolean {
+    return this.pub.status === 'ready' && this.sub.status === 'ready'
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.sub.quit(), this.pub.quit()])
+    this.sub.disconnect()
+    this.pub.disconnect()
+  }
+}
+
+async function connectWithRetry(conn: Redis): Promise<void> {
+  // lazyConnect + retryStrategy: connect() rejects on the first failure but ioredis keeps retrying.
+  try {
+    await conn.connect()
+  } catch {
+    await new Promise<void>((resolve) => conn.once('ready', () => resolve()))
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Client ⇄ replica messages (both modes). A client publishes a request to a replica's inbox with a
+ * fresh id and its private reply channel; the replica answers on that channel with the same id.
+ * The result shapes are exactly the JSON of ../../CONTRACT.md, so the CLI prints them unchanged.
+ */
+import type {ErrorCode} from '../core/errors.js'
+import type {Clock} from '../eventual/types.js'
+
+/** How many replicas a put waits for / a read asks: a count, a majority, or every member. */
+export type ReplicaCount = number | 'quorum' | 'all'
+
+export interface ClientPut {
+  readonly type: 'client.put'
+  readonly id: string
+  readonly replyTo: string
+  readonly key: string
+  /** null writes a tombstone (kv delete). */
+  readonly value: string | null
+  readonly context?: string
+  readonly w?: ReplicaCount
+  /** How long the client waits; the replica answers a little before that. */
+  readonly timeoutMs: number
+}
+
+export interface ClientRead {
+  readonly type: 'client.read'
+  readonly id: string
+  readonly replyTo: string
+  readonly key: string
+  readonly r?: ReplicaCount
+  readonly timeoutMs: number
+}
+
+export interface ClientStatus {
+  readonly type: 'client.status'
+  readonly id: string
+  readonly replyTo: string
+}
+
+export type ClientRequest = ClientPut | ClientRead | ClientStatus
+
+export interface PutResultEventual {
+  key: string
+  node: string
+  clock: Clock
+  context: string
+  /** Replicas that hold the write durably when the reply was sent (>= w). */
+  replicas?: number
+}
+
+export interface LogVersion {
+  term: number
+  index: number
+}
+
+export interface PutResultQuorum {
+  key: string
+  node: string
+  leader: string
+  version: LogVersion
+}
+
+export type PutResult = PutResultEventual | PutResultQuorum
+
+export interface ReadValue {
+  value: string
+  clock?: Clock
+  version?: LogVersion
+}
+
+export interface ReadResult {
+  key: string
+  node: string
+  found: boolean
+  conflict: boolean
+  values: ReadValue[]
+  context: string
+  /** How many replicas were wanted and how many answered (fewer answered = a weaker read). */
+  replicas?: {wanted: number; answered: number}
+}
+
+/** One replica's answer to a status request; `kv status` assembles these. */
+export interface NodeStatus {
+  id: string
+  alive: boolean
+  role: 'leader' | 'follower' | 'candidate' | 'replica'
+  keys: number
+  mode: 'eventual' | 'quorum'
+  /** Members this replica believes alive (its failure detector's view). */
+  peersAlive?: string[]
+  term?: number
+  commitIndex?: number
+  leader?: string | null
+  partitioned?: boolean
+}
+
+export interface ClientReplyOk {
+  readonly type: 'client.reply'
+  readonly id: string
+  readonly ok: true
+  readonly result: PutResult | ReadResult | NodeStatus
+}
+
+export interface ClientReplyError {
+  readonly type: 'client.reply'
+  readonly id: string
+  readonly ok: false
+  readonly error: {code: ErrorCode; message: string}
+}
+
+export type ClientReply = ClientReplyOk | ClientReplyError

@@ -1,0 +1,80 @@
+/**
+ * `kv node start`: recover the replica from its data dir, connect, and serve until SIGTERM/SIGINT.
+ * Called only by src/commands/node/start.ts; tests start replicas through bin/run.js like users do.
+ */
+import {randomInt} from 'node:crypto'
+import {Rng} from '../core/rng.js'
+import {asEventualPeerMessage} from '../eventual/validate-messages.js'
+import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../eventual/replica.js'
+import type {EventualRecord, EventualSnapshot} from '../eventual/records.js'
+import {clusterNames} from '../redis/channel-names.js'
+import {HintQueues} from '../redis/hint-queues.js'
+import {RedisTransport, type Log} from '../redis/redis-transport.js'
+import {redactUrl} from '../redis/connect.js'
+import {DurableStore} from '../storage/durable-store.js'
+import {ReplicaDriver} from './replica-driver.js'
+
+export interface ReplicaOptions {
+  id: string
+  peers: string[]
+  mode: 'eventual' | 'quorum'
+  dataDir: string
+  redisUrl: string
+  cluster: string
+  allowFaults: boolean
+}
+
+function makeLog(id: string): Log {
+  return (level, text) => {
+    const line = `${new Date().toISOString()} ${id} ${level === 'warn' ? 'WARN ' : ''}${text}\n`
+    process.stderr.write(line)
+  }
+}
+
+/** Runs until a signal; resolves after the graceful stop. */
+export async function runReplica(opts: ReplicaOptions): Promise<void> {
+  const log = makeLog(opts.id)
+  if (opts.mode !== 'eventual') throw new Error('quorum mode is not built yet')
+  const names = clusterNames(opts.cluster)
+  const {store, recovered} = await DurableStore.open<EventualSnapshot, EventualRecord>(opts.dataDir)
+  for (const w of recovered.warnings) log('warn', w)
+  const core = new EventualReplica({id: opts.id, peers: opts.peers, rng: new Rng(randomInt(2 ** 31)), ...DEFAULT_EVENTUAL_TIMING})
+  core.restore(recovered.snapshot, recovered.records)
+  log('info', `recovered ${core.keys().length} key(s) from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
+  const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
+  let driver: ReplicaDriver<EventualRecord, EventualSnapshot, never> | undefined
+  const hints = new HintQueues(opts.redisUrl, names, opts.id, (peer, msg) => driver!.deliverHint(peer, msg), log)
+  driver = new ReplicaDriver({
+    core: core as never,
+    mode: 'eventual',
+    store,
+    transport,
+    names,
+    tickMs: DEFAULT_EVENTUAL_TIMING.tickMs,
+    allowFaults: opts.allowFaults,
+    asPeerMessage: asEventualPeerMessage as never,
+    topics: [names.replicationTopic],
+    hints,
+    log,
+  })
+  let stopping: Promise<void> | null = null
+  const stop = (signal: string) => {
+    if (stopping) return
+    log('info', `${signal}: finishing in-flight requests, writing a snapshot`)
+    stopping = driver!.stop().then(
+      () => {
+        log('info', 'stopped cleanly')
+        process.exit(0)
+      },
+      (error) => {
+        log('warn', `stop failed: ${(error as Error).message}`)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  await driver.start()
+  log('info', `serving as ${opts.mode} replica ${opts.id} of cluster ${opts.cluster} via ${redactUrl(opts.redisUrl)} (members: ${core.memberIds().sort().join(',')})`)
+  await new Promise<void>(() => {}) // runs until a signal ends the process
+}

@@ -1,0 +1,274 @@
+/**
+ * An append-only file of JSON records, each in a checksummed frame:
+ *
+ *   [payload length: u32 BE][CRC32 of payload: u32 BE][payload: UTF-8 JSON]
+ *
+ * A crash can leave a torn last frame and a bad disk can flip bits, so opening keeps the longest
+ * prefix of good frames and cuts the file there; appending after garbage would hide every later
+ * record from the next reader.
+ *
+ * Appends, resets and close run one at a time through a FIFO queue. Appends that arrive while a
+ * write+fsync is in flight are group-committed: they join one batch, written by one write call and
+ * made durable by one fdatasync, which is where the throughput comes from.
+ */
+import {mkdir, open, type FileHandle} from 'node:fs/promises'
+import {dirname} from 'node:path'
+import {crc32} from 'node:zlib'
+import {syncDirectory} from './snapshot-file.js'
+
+/** Largest payload of one frame: bigger records are refused, and a bigger length on disk is corruption. */
+export const RECORD_BYTES_MAX = 64 * 1024 * 1024
+
+const HEADER_BYTES = 8
+
+/**
+ * A queued batch stops taking new appends at this size, so one write stays bounded. A single
+ * append larger than this still goes out whole, in one write.
+ */
+const BATCH_BYTES_MAX = 16 * 1024 * 1024
+
+interface Waiter {
+  resolve: () => void
+  reject: (e: unknown) => void
+}
+
+type Op =
+  | {kind: 'append'; frames: Buffer[]; bytes: number; records: number; waiters: Waiter[]}
+  | {kind: 'reset'; beforeTruncate: (() => Promise<void>) | undefined; waiter: Waiter}
+  | {kind: 'close'; waiter: Waiter}
+
+/**
+ * The log file behind DurableStore; generic over the record type R (any JSON value but undefined).
+ * Create it with RecordLog.open, which also returns the records already in the file.
+ */
+export class RecordLog<R> {
+  private readonly queue: Op[] = []
+  private draining = false
+  private closing: Promise<void> | null = null
+  /** Set by the first failed write, fsync or truncate; the file's state is then unknown. */
+  private failure: Error | null = null
+  private sizeBytes: number
+  private count: number
+  private syncCount = 0
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    sizeBytes: number,
+    count: number,
+  ) {
+    this.sizeBytes = sizeBytes
+    this.count = count
+  }
+
+  /**
+   * Opens (creating it and its parent directories if missing) the log at `path` and reads every
+   * good frame. At the first bad one (torn, bad CRC, absurd length, not JSON) it truncates the file
+   * there and returns one warning saying how many bytes were dropped. Called once at replica start;
+   * throws only on real I/O errors, never on content.
+   */
+  static async open<R>(path: string): Promise<{log: RecordLog<R>; records: R[]; warnings: string[]}> {
+    await mkdir(dirname(path), {recursive: true})
+    // 'a+': reads start at 0, and every write lands at the end of the file, even after a truncate.
+    const fh = await open(path, 'a+')
+    try {
+      await syncDirectory(dirname(path))
+      const data = await fh.readFile()
+      const {records, goodBytes, problem} = decodeFrames<R>(data)
+      const warnings: string[] = []
+      if (problem !== null) {
+        await fh.truncate(goodBytes)
+        await fh.sync()
+        warnings.push(
+          `log ${path}: dropped ${data.length - goodBytes} bytes at offset ${goodBytes} after ` +
+            `${records.length} good records (${problem}); the file was truncated there`,
+        )
+      }
+      return {log: new RecordLog<R>(path, fh, goodBytes, records.length), records, warnings}
+    } catch (e) {
+      await fh.close()
+      throw e
+    }
+  }
+
+  /** Bytes in the file, counting only what is durable. */
+  get bytes(): number {
+    return this.sizeBytes
+  }
+
+  /** Records in the file (read at open plus appended since), back to 0 after reset. */
+  get recordCount(): number {
+    return this.count
+  }
+
+  /** fdatasync/fsync calls made so far; tests read it to prove group commit. */
+  get syncs(): number {
+    return this.syncCount
+  }
+
+  /**
+   * Appends `records` in order; resolves once they are durable (written and fdatasync'ed). Callers
+   * (DurableStore.append) may call it concurrently: calls are written in call order, and those that
+   * queue behind an in-flight fsync share the next one. Rejects without writing anything if a record
+   * is not serialisable or over RECORD_BYTES_MAX; rejects every call after a failed write or fsync.
+   */
+  async append(records: readonly R[]): Promise<void> {
+    const frames = records.map(encodeFrame)
+    const bytes = frames.reduce((n, f) => n + f.length, 0)
+    return new Promise<void>((resolve, reject) => {
+      if (this.closing !== null) return reject(new Error(`log ${this.path} is closed`))
+      const last = this.queue.at(-1)
+      if (last?.kind === 'append' && last.bytes + bytes <= BATCH_BYTES_MAX) {
+        last.frames.push(...frames)
+        last.bytes += bytes
+        last.records += records.length
+        last.waiters.push({resolve, reject})
+      } else {
+        this.queue.push({kind: 'append', frames, bytes, records: records.length, waiters: [{resolve, reject}]})
+      }
+      this.kick()
+    })
+  }
+
+  /**
+   * Empties the file and fsyncs it, after every earlier append is durable and before any later one
+   * is written. DurableStore.compact passes `beforeTruncate` to write the snapshot inside that window;
+   * if it throws, the log is left as it was and reset rejects with its error.
+   */
+  reset(beforeTruncate?: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.closing !== null) return reject(new Error(`log ${this.path} is closed`))
+      this.queue.push({kind: 'reset', beforeTruncate, waiter: {resolve, reject}})
+      this.kick()
+    })
+  }
+
+  /** Finishes every queued operation, then closes the file. Later calls are refused. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve, reject) => {
+      this.queue.push({kind: 'close', waiter: {resolve, reject}})
+      this.kick()
+    })
+    return this.closing
+  }
+
+  private kick(): void {
+    if (this.draining) return
+    this.draining = true
+    void this.drain()
+  }
+
+  /** The only code that touches the file after open; one op at a time, in queue order. */
+  private async drain(): Promise<void> {
+    for (let op = this.queue.shift(); op !== undefined; op = this.queue.shift()) {
+      if (op.kind === 'append') await this.runAppend(op)
+      else if (op.kind === 'reset') await this.runReset(op)
+      else await settle([op.waiter], this.fh.close())
+    }
+    this.draining = false
+  }
+
+  private async runAppend(op: Extract<Op, {kind: 'append'}>): Promise<void> {
+    if (this.failure !== null) return void settle(op.waiters, Promise.reject(this.failure))
+    if (op.bytes === 0) return void settle(op.waiters, Promise.resolve())
+    await settle(op.waiters, this.guard(async () => {
+      await writeAll(this.fh, Buffer.concat(op.frames, op.bytes))
+      // fdatasync also flushes the file size, which is all the metadata a reader needs.
+      await this.sync(() => this.fh.datasync())
+      this.sizeBytes += op.bytes
+      this.count += op.records
+    }))
+  }
+
+  private async runReset(op: Extract<Op, {kind: 'reset'}>): Promise<void> {
+    if (this.failure !== null) return void settle([op.waiter], Promise.reject(this.failure))
+    try {
+      await op.beforeTruncate?.()
+    } catch (e) {
+      return void op.waiter.reject(e)
+    }
+    await settle([op.waiter], this.guard(async () => {
+      await this.fh.truncate(0)
+      await this.sync(() => this.fh.sync())
+      this.sizeBytes = 0
+      this.count = 0
+    }))
+  }
+
+  /** Every fsync of the log goes through here, so `syncs` counts real calls. */
+  private async sync(call: () => Promise<void>): Promise<void> {
+    await call()
+    this.syncCount++
+  }
+
+  /**
+   * Runs a file mutation; if it fails, poisons the log. After a failed write or fsync the kernel may
+   * have dropped dirty pages and cleared the error, so retrying could report success for lost data.
+   */
+  private async guard(mutate: () => Promise<void>): Promise<void> {
+    try {
+      await mutate()
+    } catch (e) {
+      this.failure = new Error(
+        `log ${this.path} failed (${(e as Error).message}); it refuses further writes until reopened`,
+        {cause: e},
+      )
+      throw this.failure
+    }
+  }
+}
+
+function encodeFrame(record: unknown): Buffer {
+  const json = JSON.stringify(record)
+  if (json === undefined) throw new TypeError('a log record must be a JSON value, not undefined')
+  const payload = Buffer.from(json, 'utf8')
+  if (payload.length > RECORD_BYTES_MAX) {
+    throw new RangeError(`log record of ${payload.length} bytes exceeds the ${RECORD_BYTES_MAX}-byte limit`)
+  }
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
+  frame.writeUInt32BE(payload.length, 0)
+  frame.writeUInt32BE(crc32(payload), 4)
+  payload.copy(frame, HEADER_BYTES)
+  return frame
+}
+
+/** The records of the longest good prefix, its length in bytes, and why decoding stopped (null: clean end). */
+function decodeFrames<R>(data: Buffer): {records: R[]; goodBytes: number; problem: string | null} {
+  const records: R[] = []
+  let offset = 0
+  const stop = (problem: string) => ({records, goodBytes: offset, problem})
+  while (offset < data.length) {
+    const left = data.length - offset
+    if (left < HEADER_BYTES) return stop(`torn frame header: ${left} of ${HEADER_BYTES} bytes`)
+    const length = data.readUInt32BE(offset)
+    if (length > RECORD_BYTES_MAX) return stop(`frame length ${length} exceeds the ${RECORD_BYTES_MAX}-byte limit`)
+    if (left - HEADER_BYTES < length) return stop(`torn payload: ${left - HEADER_BYTES} of ${length} bytes`)
+    const payload = data.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length)
+    if (crc32(payload) !== data.readUInt32BE(offset + 4)) return stop('CRC32 mismatch')
+    try {
+      records.push(JSON.parse(payload.toString('utf8')) as R)
+    } catch {
+      return stop('payload is not valid JSON')
+    }
+    offset += HEADER_BYTES + length
+  }
+  return {records, goodBytes: offset, problem: null}
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  // One write call in practice; the loop only covers a short write, which regular files rarely do.
+  for (let at = 0; at < buf.length; ) {
+    const {bytesWritten} = await fh.write(buf, at, buf.length - at)
+    at += bytesWritten
+  }
+}
+
+/** Resolves or rejects every waiter with the outcome of `work`; never throws itself. */
+async function settle(waiters: readonly Waiter[], work: Promise<void>): Promise<void> {
+  try {
+    await work
+    for (const w of waiters) w.resolve()
+  } catch (e) {
+    for (const w of waiters) w.reject(e)
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * DurableStore: what a replica driver relies on across restarts. Reopening gives the last snapshot
+ * plus exactly the records appended after it; appends racing with a compaction are never lost; a
+ * crash between the snapshot rename and the log reset replays already-snapshotted records (so the
+ * callers' idempotent application is what keeps that safe); and the LOCK file keeps two stores, in
+ * this process or another live one, off one directory while a dead owner's lock is taken over.
+ *
+ * How: real directories under os.tmpdir(). "Another live process" is a child node process this test
+ * starts and kills; "a dead process" is one that has already exited. Races are made by issuing
+ * appends and compact() in the same tick without awaiting, which is how a driver would.
+ */
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {once} from 'node:events'
+import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {KvError} from '../../src/core/errors.js'
+import {DurableStore} from '../../src/storage/durable-store.js'
+import {writeSnapshot} from '../../src/storage/snapshot-file.js'
+
+type State = {applied: number[]}
+type Rec = number
+
+describe('DurableStore', () => {
+  let dir: string
+  const opened: Array<DurableStore<State, Rec>> = []
+
+  async function openStore(d = dir) {
+    const result = await DurableStore.open<State, Rec>(d)
+    opened.push(result.store)
+    return result
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kv-durable-store-'))
+  })
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()))
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  it('opens an empty directory with nothing recovered and lays out snapshot.json, log.bin, LOCK', async () => {
+    const {store, recovered} = await openStore(join(dir, 'a', 'b'))
+    expect(recovered).to.deep.equal({snapshot: null, records: [], warnings: []})
+    await store.append([1])
+    await store.compact({applied: [1]})
+    expect((await readdir(join(dir, 'a', 'b'))).sort()).to.deep.equal(['LOCK', 'log.bin', 'snapshot.json'])
+    expect(Number(await readFile(join(dir, 'a', 'b', 'LOCK'), 'utf8'))).to.equal(process.pid)
+  })
+
+  it('recovers appended records after a reopen, and counts them', async () => {
+    const {store} = await openStore()
+    await store.append([1, 2])
+    await store.append([3])
+    expect(store.recordsSinceSnapshot).to.equal(3)
+    expect(store.logBytes).to.be.greaterThan(0)
+    await store.close()
+    const {store: again, recovered} = await openStore()
+    expect(recovered).to.deep.equal({snapshot: null, records: [1, 2, 3], warnings: []})
+    expect(again.recordsSinceSnapshot).to.equal(3)
+  })
+
+  it('after compact, a reopen gives the snapshot and only the records appended later', async () => {
+    const {store} = await openStore()
+    await store.append([1, 2])
+    await store.compact({applied: [1, 2]})
+    expect(store.logBytes).to.equal(0)
+    expect(store.recordsSinceSnapshot).to.equal(0)
+    await store.append([3])
+    await store.close()
+    const {recovered} = await openStore()
+    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [3], warnings: []})
+  })
+
+  it('loses no append that races with compact: earlier ones are in the snapshot, later ones in the log', async () => {
+    const {store} = await openStore()
+    const state: State = {applied: []}
+    const before = Array.from({length: 20}, (_, i) => i)
+    const after = Array.from({length: 20}, (_, i) => 100 + i)
+    // A driver applies a record to memory and appends it without waiting; state includes `before`.
+    const earlier = before.map((r) => (state.applied.push(r), store.append([r])))
+    const compacted = store.compact(state)
+    // Mutating state after the call must not change the snapshot: it was serialised at call time.
+    const later = after.map((r) => (state.applied.push(r), store.append([r])))
+    await Promise.all([...earlier, compacted, ...later])
+    expect(store.recordsSinceSnapshot).to.equal(after.length)
+    await store.close()
+
+    const {recovered} = await openStore()
+    expect(recovered.snapshot).to.deep.equal({applied: before})
+    expect(recovered.records).to.deep.equal(after)
+    expect(recovered.warnings).to.deep.equal([])
+  })
+
+  it('replays records that a crash between snapshot rename and log reset left behind (idempotent callers)', async () => {
+    const {store} = await openStore()
+    await store.append([1, 2])
+    await store.close()
+    // The crash window: the new snapshot is in place but the log still holds what it includes.
+    await writeSnapshot(join(dir, 'snapshot.json'), {applied: [1, 2]})
+    const {recovered} = await openStore()
+    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [1, 2], warnings: []})
+    // Applying with set semantics, as the callers' merges and max-index writes do, gives the true state.
+    expect([...new Set([...recovered.snapshot!.applied, ...recovered.records])]).to.deep.equal([1, 2])
+  })
+
+  it('reports a corrupt snapshot and a torn log tail as warnings, keeping what is good', async () => {
+    const {store} = await openStore()
+    await store.compact({applied: [1]})
+    await store.append([2, 3])
+    await store.close()
+    await writeFile(join(dir, 'snapshot.json'), 'garbage')
+    const log = await readFile(join(dir, 'log.bin'))
+    await writeFile(join(dir, 'log.bin'), log.subarray(0, log.length - 1))
+    const {recovered} = await openStore()
+    expect(recovered.snapshot).to.equal(null)
+    expect(recovered.records).to.deep.equal([2])
+    expect(recovered.warnings).to.have.length(2)
+    expect(recovered.warnings.join('\n')).to.include('snapshot').and.include('dropped')
+  })
+
+  it('refuses a second open of the same directory in this process until the first is closed', async () => {
+    const {store} = await openStore()
+    const error = await openStore().then(
+      () => null,
+      (e: unknown) => e,
+    )
+    expect(error).to.be.instanceOf(KvError)
+    expect((error as KvError).message).to.include(dir).and.include(String(process.pid))
+    // Also when both opens race from the same tick.
+    await store.close()
+    const both = await Promise.allSettled([openStore(), openStore()])
+    expect(both.map((r) => r.status).sort()).to.deep.equal(['fulfilled', 'rejected'])
+  })
+
+  it('refuses a directory whose LOCK names another live process, naming the dir and the pid', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {stdio: 'ignore'})
+    try {
+      await writeFile(join(dir, 'LOCK'), `${child.pid}\n`)
+      const error = await openStore().then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect(error).to.be.instanceOf(KvError)
+      expect((error as KvError).message).to.include(dir).and.include(String(child.pid))
+      expect(await readFile(join(dir, 'LOCK'), 'utf8')).to.equal(`${child.pid}\n`)
+    } finally {
+      child.kill()
+    }
+  })
+
+  it('takes over a stale LOCK left by a dead process and says so', async () => {
+    const child = spawn(process.execPath, ['-e', ''], {stdio: 'ignore'})
+    await once(child, 'exit')
+    await writeFile(join(dir, 'LOCK'), `${child.pid}\n`)
+    const {recovered} = await openStore()
+    expect(recovered.warnings).to.have.length(1)
+    expect(recovered.warnings[0]).to.include('stale lock').and.include(`dead process ${child.pid}`)
+    expect(Number(await readFile(join(dir, 'LOCK'), 'utf8'))).to.equal(process.pid)
+    expect((await readdir(dir)).sort()).to.deep.equal(['LOCK', 'log.bin'])
+  })
+
+  it('takes over a LOCK holding our pid that no open store of ours owns (an earlier process had it)', async () => {
+    await writeFile(join(dir, 'LOCK'), `${process.pid}\n`)
+    const {recovered} = await openStore()
+    expect(recovered.warnings[0]).to.include('stale lock')
+  })
+
+  it('releases the lock on close, so the directory can be opened again', async () => {
+    const {store} = await openStore()
+    await store.close()
+    expect(await readdir(dir)).to.not.include('LOCK')
+    await openStore()
+  })
+})
