@@ -1,0 +1,238 @@
+/**
+ * The eventual replica state machine, driven by the seeded simulated network (src/sim): the same
+ * module the real replicas run. Proves convergence (replication, hints, anti-entropy), sibling
+ * handling under partitions, context-based resolution, --w/--r semantics, recovery of a crashed
+ * replica from what it persisted, joins, and refusal of bad input with nothing persisted.
+ * Fault runs draw drops, duplicates and delays from a seed; a failing seed is printed in the message.
+ */
+import {expect} from 'chai'
+import {Rng} from '../../src/core/rng.js'
+import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../../src/eventual/replica.js'
+import type {EventualRecord} from '../../src/eventual/records.js'
+import {canonicalSiblings, contextOf, supersedes} from '../../src/eventual/siblings.js'
+import type {Version} from '../../src/eventual/types.js'
+import {SimNetwork} from '../../src/sim/sim-network.js'
+import type {PutResultEventual, ReadResult} from '../../src/runtime/client-messages.js'
+
+const IDS = ['n1', 'n2', 'n3', 'n4', 'n5']
+type Msg = Parameters<EventualReplica['step']>[0]
+
+function replica(id: string, seed: number, peers = IDS, disk?: unknown[]): EventualReplica {
+  const r = new EventualReplica({id, peers, rng: new Rng(seed), ...DEFAULT_EVENTUAL_TIMING})
+  r.restore(null, (disk ?? []) as EventualRecord[])
+  return r
+}
+
+class World {
+  readonly net: SimNetwork<Msg>
+  readonly nodes = new Map<string, EventualReplica>()
+  private req = 0
+
+  constructor(readonly seed: number, ids = IDS) {
+    const rng = new Rng(seed)
+    this.net = new SimNetwork<Msg>(rng.fork())
+    for (const id of ids) this.addNode(replica(id, seed * 31 + this.nodes.size, ids))
+    this.net.run(30) // heartbeats: everyone sees everyone
+  }
+
+  addNode(r: EventualReplica): void {
+    this.nodes.set(r.id, r)
+    this.net.add(r)
+  }
+
+  restart(id: string, peers = IDS): void {
+    this.addNode(replica(id, this.seed * 97 + this.req, peers, this.net.disk(id)))
+  }
+
+  put(node: string, key: string, value: string | null, extra: {context?: string; w?: number | 'quorum' | 'all'} = {}): string {
+    const id = `r${this.req++}`
+    this.net.request(node, {type: 'client.put', id, replyTo: `c.${id}`, key, value, timeoutMs: 3000, ...extra} as Msg)
+    return id
+  }
+
+  read(node: string, key: string, r?: number | 'quorum' | 'all'): string {
+    const id = `r${this.req++}`
+    this.net.request(node, {type: 'client.read', id, replyTo: `c.${id}`, key, timeoutMs: 3000, ...(r === undefined ? {} : {r})} as Msg)
+    return id
+  }
+
+  reply(id: string): {ok: boolean; result?: unknown; error?: {code: string; message: string}} | undefined {
+    return this.net.repliesTo(`c.${id}`)[0]
+  }
+
+  /** Run until the request is answered (bounded). */
+  await(id: string, maxTicks = 100): {ok: boolean; result?: unknown; error?: {code: string; message: string}} {
+    for (let i = 0; i < maxTicks && !this.reply(id); i++) this.net.run(1)
+    const r = this.reply(id)
+    expect(r, `seed ${this.seed}: request ${id} never answered`).to.not.equal(undefined)
+    return r!
+  }
+
+  states(key: string): string[] {
+    return [...this.nodes.values()].filter((n) => this.net.isUp(n.id)).map((n) => canonicalSiblings(n.stateOf(key)))
+  }
+
+  converged(keys: string[]): boolean {
+    return keys.every((k) => new Set(this.states(k)).size === 1)
+  }
+}
+
+describe('eventual replica (simulated network)', () => {
+  it('replicates a put to every replica with the coordinator clock', () => {
+    const w = new World(1)
+    const put = w.await(w.put('n1', 'greeting', 'hello'))
+    expect(put.ok).to.equal(true)
+    expect((put.result as PutResultEventual).clock).to.deep.equal({n1: 1})
+    w.net.run(10)
+    for (const n of w.nodes.values()) {
+      expect(n.stateOf('greeting').map((v) => v.value)).to.deep.equal(['hello'])
+    }
+  })
+
+  it('a second put on another replica supersedes the first (no conflict)', () => {
+    const w = new World(2)
+    w.await(w.put('n1', 'k', 'a'))
+    w.net.run(10)
+    const second = w.await(w.put('n3', 'k', 'b'))
+    expect((second.result as PutResultEventual).clock).to.deep.equal({n1: 1, n3: 1})
+    w.net.run(10)
+    const read = w.await(w.read('n5', 'k', 'all')).result as ReadResult
+    expect(read.conflict).to.equal(false)
+    expect(read.values.map((v) => v.value)).to.deep.equal(['b'])
+    expect(read.replicas).to.deep.equal({wanted: 5, answered: 5})
+  })
+
+  it('writes on both sides of a partition become the same siblings everywhere; a put with the context resolves them', () => {
+    const w = new World(3)
+    w.net.partition([['n1', 'n2'], ['n3', 'n4', 'n5']])
+    w.await(w.put('n1', 'k', 'left'))
+    w.await(w.put('n3', 'k', 'right'))
+    w.net.run(20)
+    w.net.heal()
+    w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks * 3)
+    expect(w.converged(['k']), 'converged after heal').to.equal(true)
+    const read = w.await(w.read('n2', 'k')).result as ReadResult
+    expect(read.conflict).to.equal(true)
+    expect(read.values.map((v) => v.value).sort()).to.deep.equal(['left', 'right'])
+    const resolved = w.await(w.put('n4', 'k', 'merged', {context: read.context}))
+    expect(resolved.ok).to.equal(true)
+    w.net.run(20)
+    for (const n of w.nodes.values()) expect(n.stateOf('k').map((v) => v.value)).to.deep.equal(['merged'])
+  })
+
+  it('a put with a stale context keeps the sibling it did not see', () => {
+    const w = new World(4)
+    w.await(w.put('n1', 'k', 'v1'))
+    w.net.run(10)
+    const stale = (w.await(w.read('n2', 'k')).result as ReadResult).context
+    w.await(w.put('n3', 'k', 'v2'))
+    w.net.run(10)
+    w.await(w.put('n2', 'k', 'v3', {context: stale}))
+    w.net.run(10)
+    const read = w.await(w.read('n5', 'k', 'all')).result as ReadResult
+    expect(read.values.map((v) => v.value).sort()).to.deep.equal(['v2', 'v3'])
+  })
+
+  it('--w waits for durable copies; --w beyond the live replicas is refused and nothing is written', () => {
+    const w = new World(5)
+    const all = w.await(w.put('n1', 'k', 'v', {w: 'all'}))
+    expect(all.ok).to.equal(true)
+    expect((all.result as PutResultEventual).replicas).to.equal(5)
+    for (const id of ['n3', 'n4', 'n5']) w.net.crash(id)
+    w.net.run(DEFAULT_EVENTUAL_TIMING.suspectTicks + 5)
+    const before = w.net.disk('n1').length
+    const refused = w.await(w.put('n1', 'k2', 'v', {w: 'quorum'}))
+    expect(refused.ok).to.equal(false)
+    expect(refused.error!.code).to.equal('UNAVAILABLE')
+    expect(w.net.disk('n1').length).to.equal(before)
+    expect(w.nodes.get('n1')!.stateOf('k2')).to.deep.equal([])
+  })
+
+  it('refuses bad input with BAD_REQUEST and persists nothing', () => {
+    const w = new World(6)
+    const before = w.net.disk('n1').length
+    for (const [key, value] of [['', 'x'], ['k'.repeat(1025), 'x'], ['k', 'v'.repeat(1024 * 1024 + 1)]]) {
+      const r = w.await(w.put('n1', key, value))
+      expect(r.ok).to.equal(false)
+      expect(r.error!.code).to.equal('BAD_REQUEST')
+    }
+    const badContext = w.await(w.put('n1', 'k', 'v', {context: 'not-a-context'}))
+    expect(badContext.error!.code).to.equal('BAD_REQUEST')
+    expect(w.net.disk('n1').length).to.equal(before)
+  })
+
+  it('a crashed replica restarts from its own records and catches up without client reads', () => {
+    const w = new World(7)
+    w.await(w.put('n1', 'a', '1'))
+    w.net.run(10)
+    w.net.crash('n5')
+    w.await(w.put('n2', 'a', '2'))
+    w.await(w.put('n3', 'b', '1'))
+    w.net.run(40)
+    w.restart('n5')
+    expect(w.nodes.get('n5')!.stateOf('a').map((v) => v.value), 'own records').to.deep.equal(['1'])
+    w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks)
+    expect(w.converged(['a', 'b'])).to.equal(true)
+    expect(w.nodes.get('n5')!.stateOf('a').map((v) => v.value)).to.deep.equal(['2'])
+  })
+
+  it('a new replica joins: the others learn it, it receives the data, its writes carry its own clock entry', () => {
+    const w = new World(8)
+    w.await(w.put('n1', 'a', '1'))
+    w.net.run(10)
+    w.addNode(replica('n6', 99, IDS))
+    w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks)
+    expect(w.nodes.get('n1')!.memberIds()).to.include('n6')
+    expect(w.nodes.get('n6')!.stateOf('a').map((v) => v.value)).to.deep.equal(['1'])
+    const put = w.await(w.put('n6', 'a', '2'))
+    expect(put.ok, JSON.stringify(put.error)).to.equal(true)
+    expect((put.result as PutResultEventual).clock).to.deep.equal({n1: 1, n6: 1})
+    w.net.run(10)
+    expect(w.nodes.get('n3')!.stateOf('a').map((v) => v.value)).to.deep.equal(['2'])
+  })
+
+  it('under drops, duplicates, delays and partitions: converges, loses no acknowledged write, keeps siblings concurrent (40 seeds)', function () {
+    this.timeout(60_000)
+    for (let seed = 100; seed < 140; seed++) {
+      const w = new World(seed)
+      const rng = new Rng(seed)
+      w.net.faults = {dropRate: 0.1, duplicateRate: 0.05, delayTicksMax: 5}
+      const acked: {key: string; version: {node: string; counter: number}}[] = []
+      const pending: {id: string; key: string}[] = []
+      const keys = ['a', 'b', 'c']
+      for (let t = 0; t < 300; t++) {
+        if (t % 60 === 10) w.net.partition([IDS.slice(0, 2), IDS.slice(2)])
+        if (t % 60 === 40) w.net.heal()
+        if (rng.next() < 0.3) {
+          const key = rng.pick(keys)
+          const value = rng.next() < 0.1 ? null : `v${t}`
+          pending.push({id: w.put(rng.pick(IDS), key, value), key})
+        }
+        w.net.run(1)
+      }
+      w.net.heal()
+      w.net.faults = {dropRate: 0, duplicateRate: 0, delayTicksMax: 0}
+      w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks * 3)
+      for (const p of pending) {
+        const r = w.reply(p.id)
+        if (r?.ok) {
+          const clock = (r.result as PutResultEventual).clock
+          const node = (r.result as PutResultEventual).node
+          acked.push({key: p.key, version: {node, counter: clock[node]}})
+        }
+      }
+      expect(w.converged(keys), `seed ${seed}: replicas differ after heal`).to.equal(true)
+      const n1 = w.nodes.get('n1')!
+      for (const a of acked) {
+        const state = n1.stateOf(a.key)
+        const kept = state.some((v) => v.dot.node === a.version.node && v.dot.counter === a.version.counter)
+        const covered = (contextOf(state)[a.version.node] ?? 0) >= a.version.counter
+        expect(kept || covered, `seed ${seed}: acknowledged write ${a.version.node}:${a.version.counter} of ${a.key} lost`).to.equal(true)
+      }
+      for (const k of keys) {
+        const s: readonly Version[] = n1.stateOf(k)
+        for (const x of s) for (const y of s) if (x !== y) expect(supersedes(x, y), `seed ${seed}: siblings not concurrent`).to.equal(false)
+      }
+    }
+  })
+})
