@@ -1,1 +1,2 @@
-export {}
+/** The package entry point: `import {KvClient} from "kv"`. The CLI is a thin layer over the same client. */
+export * from './client/index.js'

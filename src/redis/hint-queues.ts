@@ -1,8 +1,7 @@
 /**
  * Hinted hand-off over BullMQ. When a peer does not ack a replication batch (or is down), the
  * coordinator enqueues the batch in a durable queue of its own for that peer, `hints-<peer>-from-<me>`.
- * Its worker for that queue runs only while the peer is seen alive, and a job completes only when
- * the peer acks. Only the coordinator that produced a hint delivers it, so a partition is never
+ * Its worker delivers only while the peer is seen alive, and a job completes only when the peer acks. Only the coordinator that produced a hint delivers it, so a partition is never
  * bridged through Redis by some other replica.
  */
 import {Queue, Worker, type Job} from 'bullmq'
@@ -14,6 +13,7 @@ import type {Log} from './redis-transport.js'
 export type DeliverHint = (peer: string, msg: object) => Promise<void>
 
 const PENDING_MAX = 50_000
+const RETRY_MS = 1000
 
 export class HintQueues {
   private readonly connection: Redis
@@ -61,16 +61,11 @@ export class HintQueues {
     this.ensureWorker(peer)
   }
 
-  /** Liveness changes from the core: drain a peer's hints only while it is alive. */
+  /** Liveness changes from the core: a peer's hints are delivered only while it is seen alive. */
   peerAlive(peer: string, alive: boolean): void {
-    if (alive) {
-      this.alive.add(peer)
-      this.ensureWorker(peer)
-    } else {
-      this.alive.delete(peer)
-      const w = this.workers.get(peer)
-      if (w && !w.isPaused()) void w.pause(true).catch(() => {})
-    }
+    if (alive) this.alive.add(peer)
+    else this.alive.delete(peer)
+    if (alive) this.ensureWorker(peer)
   }
 
   /** Start workers for every peer that may have hints left from an earlier run. */
@@ -78,27 +73,30 @@ export class HintQueues {
     for (const p of peers) if (p !== this.selfId) this.ensureWorker(p)
   }
 
+  /**
+   * One worker per peer queue. While the peer is down (or does not ack), the queue is rate-limited
+   * for a second and the job goes back to waiting without spending an attempt: BullMQ's documented
+   * pattern for a destination that is temporarily unavailable.
+   */
   private ensureWorker(peer: string): void {
-    const existing = this.workers.get(peer)
-    if (existing) {
-      if (this.alive.has(peer)) {
-        if (!existing.isRunning()) void existing.run().catch(() => {})
-        else if (existing.isPaused()) void existing.resume().catch(() => {})
-      }
-      return
-    }
+    if (this.workers.has(peer)) return
+    const queue = this.queue(peer)
     const worker = new Worker(
       this.queueName(peer),
       async (job: Job) => {
-        if (!this.alive.has(peer)) throw new Error(`${peer} is not alive`)
-        await this.deliver(peer, job.data as object)
+        try {
+          if (!this.alive.has(peer)) throw new Error(`${peer} is not alive`)
+          await this.deliver(peer, job.data as object)
+        } catch {
+          await queue.rateLimit(RETRY_MS)
+          throw Worker.RateLimitError()
+        }
       },
-      {connection: this.connection, prefix: this.names.queuePrefix, concurrency: 4, autorun: false},
+      {connection: this.connection, prefix: this.names.queuePrefix, concurrency: 8, limiter: {max: 2000, duration: 1000}},
     )
     worker.on('error', () => {})
     worker.on('failed', () => {})
     this.workers.set(peer, worker)
-    if (this.alive.has(peer)) void worker.run().catch(() => {})
   }
 
   async close(): Promise<void> {
