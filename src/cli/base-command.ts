@@ -4,7 +4,7 @@
  * and one `catch` that turns every failure into the contract's error output and exit status.
  */
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
-import {KvClient} from '../client/kv-client.js'
+import {DEFAULT_TIMEOUT_MS, KvClient} from '../client/kv-client.js'
 import {defaultRedisUrl} from '../redis/connect.js'
 import {errorJson, jsonRequested, parseFailure, toCliFailure} from './cli-failure.js'
 
@@ -16,9 +16,10 @@ export const sharedFlags = {
   }),
   cluster: Flags.string({description: 'cluster name space (default: $KV_CLUSTER, else "default")', helpValue: 'NAME'}),
   json: Flags.boolean({description: 'print one JSON document on stdout', default: false}),
-  timeout: Flags.integer({description: 'how long to wait for a reply, in ms', default: 5000, min: 1, helpValue: 'MS'}),
+  timeout: Flags.integer({description: 'how long to wait for a reply, in ms', default: DEFAULT_TIMEOUT_MS, min: 1, helpValue: 'MS'}),
 }
 
+/** The parsed shared flags, as KvCommand helpers take them. */
 export type SharedFlags = Interfaces.InferredFlags<typeof sharedFlags>
 
 /** Extended by every command; subclasses implement run() with parse → one client call → print. */

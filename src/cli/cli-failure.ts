@@ -7,6 +7,7 @@ import {EXIT_STATUS, type ErrorCode, KvError} from '../core/errors.js'
 /** A bug, not an expected failure: no contract code fits, so the JSON says so plainly. */
 export type CliFailureCode = ErrorCode | 'INTERNAL'
 
+/** What KvCommand.catch prints and exits with. */
 export interface CliFailure {
   readonly code: CliFailureCode
   readonly message: string

@@ -35,20 +35,12 @@ export function showValue(value: string): string {
 
 /** `kv put` / `kv delete`: what was stored where, and the clock or log position it got. */
 export function formatPut(result: PutResult, verb: 'stored' | 'deleted'): string {
-  if ('version' in result) {
-    return table([
-      [`${verb} ${showValue(result.key)}`, `via ${result.node}`],
-      ['  leader', result.leader],
-      ['  version', formatVersion(result.version)],
-    ])
-  }
-  const rows = [
-    [`${verb} ${showValue(result.key)}`, `via ${result.node}`],
-    ['  clock', formatClock(result.clock)],
-  ]
+  const head = `${verb} ${showValue(result.key)} via ${result.node}`
+  if ('version' in result) return `${head}\n${table([['  leader', result.leader], ['  version', formatVersion(result.version)]])}`
+  const rows = [['  clock', formatClock(result.clock)]]
   if (result.replicas !== undefined) rows.push(['  replicas', String(result.replicas)])
   rows.push(['  context', result.context])
-  return table(rows)
+  return `${head}\n${table(rows)}`
 }
 
 function stamp(v: ReadValue): string {
@@ -63,12 +55,12 @@ export function formatRead(result: ReadResult): string {
   if (!result.found || result.values.length === 0) return `${key}: not found (asked ${result.node})`
   if (result.values.length === 1 && !result.conflict) {
     const [only] = result.values
-    return table([
-      [key, showValue(only.value)],
-      ['  ' + (only.version ? 'version' : 'clock'), stamp(only)],
+    const details = table([
+      [only.version ? '  version' : '  clock', stamp(only)],
       ['  context', result.context],
       ['  node', result.node],
     ])
+    return `${key}: ${showValue(only.value)}\n${details}`
   }
   const lines = [`${key}: ${result.values.length} conflicting values (asked ${result.node})`]
   lines.push(table(result.values.map((v, i) => [`  ${i + 1}.`, showValue(v.value), stamp(v)])))

@@ -8,6 +8,7 @@ import {KvError} from '../core/errors.js'
 import {LIMITS} from '../core/limits.js'
 import {clientConnection, redactUrl} from '../redis/connect.js'
 
+/** Implemented by the Redis broker below and by the unit tests' in-memory fake; used by KvClient. */
 export interface ClientBroker {
   /** PUBLISH; resolves to the number of subscribers that received the message. */
   publish(channel: string, message: string): Promise<number>

@@ -24,6 +24,7 @@ import {
   validateValue,
 } from './validate-input.js'
 
+/** What KvClient.connect takes; every field has the CLI's default. */
 export interface KvClientOptions {
   /** Broker URL; default $KV_REDIS_URL, else $REDIS_URL, else redis://127.0.0.1:6379. */
   redisUrl?: string
@@ -33,6 +34,7 @@ export interface KvClientOptions {
   timeoutMs?: number
 }
 
+/** Options of put and delete (the CLI's --node, --context, --w, --timeout). */
 export interface WriteOptions {
   node?: string
   context?: string
@@ -40,6 +42,7 @@ export interface WriteOptions {
   timeoutMs?: number
 }
 
+/** Options of read (the CLI's --node, --r, --timeout). */
 export interface ReadOptions {
   node?: string
   r?: ReplicaCount
@@ -55,6 +58,10 @@ const CONNECT_TIMEOUT_MS_MAX = 5000
 
 type Kind = 'write' | 'read' | 'status'
 
+/**
+ * One connection pair to one cluster. Created by KvClient.connect (CLI commands, scenario tests,
+ * the cluster supervisor); every method validates first, then sends one correlated request.
+ */
 export class KvClient {
   private readonly names: ClusterNames
   private readonly timeoutMs: number

@@ -9,6 +9,7 @@ import type {ClusterNames} from '../redis/channel-names.js'
 import type {ClientBroker} from './client-broker.js'
 import {sortNatural} from './natural-order.js'
 
+/** The two replication modes, as replicas report them. */
 export type Mode = 'eventual' | 'quorum'
 
 /** One registry entry: the id (hash field) and what the replica said about itself, if readable. */

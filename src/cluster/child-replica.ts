@@ -3,9 +3,10 @@
  * prefixed by its id. The supervisor owns one of these per replica.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {delay, exitOf} from './embedded-redis.js'
+import {exitOf, settlesWithin} from './process-helpers.js'
 import {prefixLines} from './prefix-lines.js'
 
+/** How the supervisor starts one replica: the `kv node start` flags it passes. */
 export interface ReplicaSpec {
   readonly id: string
   readonly peers: readonly string[]
@@ -66,8 +67,7 @@ export class ChildReplica {
     this.stopping = true
     if (!this.running) return
     this.child.kill('SIGTERM')
-    const gone = await Promise.race([this.exited.then(() => true), delay(graceMs).then(() => false)])
-    if (gone) return
+    if (await settlesWithin(this.exited, graceMs)) return
     this.kill()
     await this.exited
   }

@@ -8,9 +8,11 @@ import path from 'node:path'
 import {KvError} from '../core/errors.js'
 import {clientConnection, redactUrl} from '../redis/connect.js'
 import {prefixLines} from './prefix-lines.js'
+import {exitOf, settlesWithin} from './process-helpers.js'
 
 /** The address the embedded broker listens on (the contract's default broker). */
 export const EMBEDDED_PORT = 6379
+/** The URL of the default (and embedded) broker. */
 export const EMBEDDED_URL = `redis://127.0.0.1:${EMBEDDED_PORT}`
 /** How long a fresh redis-server may take to answer PING. */
 const START_DEADLINE_MS = 5000
@@ -23,6 +25,7 @@ export interface Broker {
   readonly embedded?: EmbeddedRedis
 }
 
+/** The private redis-server the supervisor started; it stops it after the replicas. */
 export interface EmbeddedRedis {
   readonly pid: number
   stop(): Promise<void>
@@ -88,9 +91,8 @@ export async function startEmbeddedRedis(binary: string, log: (line: string) => 
   const exited = exitOf(child)
   const deadline = Date.now() + START_DEADLINE_MS
   while (Date.now() < deadline) {
-    const early = await Promise.race([exited, delay(100).then(() => undefined)])
-    if (early !== undefined) {
-      throw new KvError('REDIS_UNAVAILABLE', `the private redis-server exited at once (${early}); see its output above, or pass --redis URL`)
+    if (await settlesWithin(exited, 100)) {
+      throw new KvError('REDIS_UNAVAILABLE', `the private redis-server exited at once (${await exited}); see its output above, or pass --redis URL`)
     }
     if (await brokerAnswers(EMBEDDED_URL, 500)) return handle(child, exited)
   }
@@ -104,8 +106,7 @@ function handle(child: ChildProcess, exited: Promise<string>): EmbeddedRedis {
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGTERM')
-      const gone = await Promise.race([exited.then(() => true), delay(STOP_GRACE_MS).then(() => false)])
-      if (!gone) {
+      if (!(await settlesWithin(exited, STOP_GRACE_MS))) {
         child.kill('SIGKILL')
         await exited
       }
@@ -114,17 +115,4 @@ function handle(child: ChildProcess, exited: Promise<string>): EmbeddedRedis {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     },
   }
-}
-
-/** Resolves with a description of how the child ended ("exit code 1", "signal SIGKILL"). */
-export function exitOf(child: ChildProcess): Promise<string> {
-  return new Promise((resolve) => {
-    child.once('error', (error) => resolve(`could not start: ${error.message}`))
-    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`))
-  })
-}
-
-/** A timer the supervisor awaits between polls; never used to "wait and hope". */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -8,7 +8,8 @@ import {KvClient} from '../client/kv-client.js'
 import {KvError} from '../core/errors.js'
 import {redactUrl} from '../redis/connect.js'
 import {ChildReplica} from './child-replica.js'
-import {type Broker, chooseBroker, delay} from './embedded-redis.js'
+import {type Broker, chooseBroker} from './embedded-redis.js'
+import {delay} from './process-helpers.js'
 
 export interface SupervisorOptions {
   /** Absolute path of bin/run.js, run with process.execPath for each replica. */

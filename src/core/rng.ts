@@ -27,15 +27,14 @@ export class Rng {
   /** `seed` is any safe integer (all 53 bits count), e.g. the `--seed` of a simulation run. */
   constructor(seed: number) {
     invariant(Number.isSafeInteger(seed), `Rng seed must be a safe integer, got ${seed}`)
-    const high = Math.floor(seed / TWO_32) >>> 0
-    let s = (seed >>> 0) ^ Math.imul(high, 0x27d4eb2d)
-    const words: number[] = []
-    for (let i = 0; i < 4; i++) {
-      const r = splitmix32(s)
-      s = r.state
-      words.push(r.out)
-    }
-    ;[this.a, this.b, this.c, this.d] = words as [number, number, number, number]
+    // Low and high 32 bits each seed two words through splitmix32, whose output is a bijection of
+    // its state: distinct seeds give distinct generator states.
+    const low = splitmix32(seed >>> 0)
+    const high = splitmix32((Math.floor(seed / TWO_32) ^ 0x6a09e667) >>> 0)
+    this.a = low.out
+    this.b = high.out
+    this.c = splitmix32(low.state).out
+    this.d = splitmix32(high.state).out
     for (let i = 0; i < 12; i++) this.nextUint32() // let the state mix before the first output
   }
 

@@ -94,6 +94,11 @@ export class ReplicaDriver<R, S, M> {
       const req = asClientRequest(m)
       if (!req) return this.drop(`malformed ${m.type}`)
       if (this.stopping) return this.replyError(req, new KvError('UNAVAILABLE', `replica ${this.id} is shutting down; use another --node`))
+      if (req.type === 'client.status') {
+        // Status answers from here: only the driver knows about injected faults.
+        const result = {...this.o.core.status(), partitioned: this.filter.active}
+        return this.o.transport.publish(req.replyTo, encodeMessage({type: 'client.reply', id: req.id, ok: true, result}))
+      }
       return this.submit(this.o.core.step(req as unknown as M))
     }
     if (m.type === 'fault') {

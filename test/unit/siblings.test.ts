@@ -42,7 +42,8 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({kind: fc.constant('write' as const), at: replicaArb, value: valueArb, read: readArb}),
   fc.record({kind: fc.constant('sync' as const), from: replicaArb, to: replicaArb}),
 )
-const historyArb = fc.array(cmdArb, {minLength: 1, maxLength: 40})
+// size 'max': without it fast-check keeps arrays near 5 commands, too short for much concurrency.
+const historyArb = fc.array(cmdArb, {minLength: 1, maxLength: 40, size: 'max'})
 
 interface Run {
   states: Siblings[]
@@ -199,7 +200,8 @@ describe('siblings: no sibling explosion', () => {
       const end = run.states.reduce((acc, s) => mergeSiblings(acc, s), [] as Siblings)
       const alive = run.writes.filter((w) => !run.writes.some((o) => supersedes(o, w)))
       expect(end).to.have.length(alive.length)
-      expect(end.map(dotKey)).to.deep.equal(alive.map(dotKey).sort())
+      expect(end.map(dotKey).sort()).to.deep.equal(alive.map(dotKey).sort())
+      expectWellFormed(end)
     }), RUNS)
   })
 })

@@ -1,0 +1,908 @@
+/**
+ * The quorum-mode replica as a deterministic state machine (seed 002, made safe the way Raft is):
+ * messages and ticks in, Output out. No I/O, no clock, no global randomness; the driver runs it over
+ * Redis and the unit tests over a seeded in-memory network.
+ *
+ * Election (Bully with terms): a replica that stops hearing its leader runs for the next term and
+ * broadcasts ELECTION. Replicas that outrank it and could win answer OK and run themselves; the rest
+ * vote, once per term, for a candidate whose log is at least as up to date as theirs. A candidate with
+ * a majority of votes broadcasts COORDINATOR, appends a no-op and serves once that commits. Terms and
+ * votes are persisted before any answer goes out. A leader that has not heard a majority for an
+ * election timeout steps down; a follower that hears a live leader ignores ELECTIONs for a later term
+ * (so a returning replica cannot depose a healthy leader by itself).
+ *
+ * Replication: the leader appends a write at (term, index), sends APPENDs, and commits an entry of
+ * its own term once a majority acknowledged it durably; it then broadcasts COMMIT, and every replica
+ * applies committed entries strictly in index order. Followers too far behind get a snapshot.
+ *
+ * Client requests are handled by the FrontDesk (front-desk.ts); reads follow read-round.ts.
+ */
+import {invariant} from '../core/invariant.js'
+import {OutputBuilder, type Output} from '../core/machine.js'
+import {LIMITS} from '../core/limits.js'
+import type {ClientRequest, NodeStatus} from '../runtime/client-messages.js'
+import type {ReplicaCore} from '../runtime/replica-core.js'
+import {checkKey} from '../eventual/replica.js'
+import {compareIds} from './bully-rank.js'
+import type {QuorumConfig} from './config.js'
+import {answerElection} from './election-rules.js'
+import {FailureDetector} from './failure-detector.js'
+import {appendFromLeader} from './follower-append.js'
+import {FrontDesk, type Route} from './front-desk.js'
+import {KeyValueState} from './kv-state.js'
+import {LeaderState, type PeerProgress, type WriteOutcome} from './leader-state.js'
+import {hasMajority, majorityContactTick, majorityMatchIndex, writeQuorum} from './majority.js'
+import type {
+  Append,
+  AppendAck,
+  Commit,
+  Election,
+  ElectionOk,
+  Forward,
+  ForwardReply,
+  InstallSnapshot,
+  InstallSnapshotAck,
+  QuorumPeerMessage,
+  ReadIndexReply,
+  ReadStateReply,
+  Vote,
+} from './messages.js'
+import type {StateAnswer} from './read-round.js'
+import {recover} from './recovery.js'
+import type {QuorumRecord, QuorumSnapshot} from './records.js'
+import {ReplicatedLog} from './replicated-log.js'
+import {chunkState, IncomingTransfer} from './snapshot-transfer.js'
+import type {Command, KeyVersion, LogEntry, QuorumRole} from './types.js'
+
+type Out = OutputBuilder<QuorumRecord>
+
+/** What the driver hands to step(): a validated peer message or a client request. */
+export type QuorumInput = QuorumPeerMessage | ClientRequest
+
+/** Appended writes a leader keeps waiting for their commit; beyond this it refuses new ones. */
+const APPENDED_WRITES_MAX = 10_000
+/** Requests a new leader holds until its no-op commits. */
+const HELD_REQUESTS_MAX = 10_000
+
+export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, QuorumInput> {
+  readonly id: string
+  private readonly members: readonly string[]
+  private readonly memberSet: ReadonlySet<string>
+  private readonly others: readonly string[]
+  private now = 0
+
+  // Durable (hard) state: every change is persisted before anything that depends on it is sent.
+  private term = 0
+  private vote: string | null = null
+  private log = new ReplicatedLog()
+  private commitIndex = 0
+
+  // Derived from the durable state.
+  private kv = new KeyValueState()
+  private appliedIndex = 0
+
+  // Volatile.
+  private role: QuorumRole = 'follower'
+  private leaderId: string | null = null
+  private lastLeaderContact = Number.NEGATIVE_INFINITY
+  private electionDeadline: number
+  private readonly votes = new Set<string>()
+  /** Follower: the last index known to match the current leader's log (COMMIT may commit up to it). */
+  private matchedIndex = 0
+  private incoming: IncomingTransfer | null = null
+  private lead: LeaderState | null = null
+  private commitBroadcast = 0
+  private readonly detector: FailureDetector
+  private readonly desk: FrontDesk
+  private aliveView = new Set<string>()
+  private readonly nonce: string
+  private seq = 0
+
+  constructor(private readonly cfg: QuorumConfig) {
+    invariant(cfg.peers.includes(cfg.id), `--peers must include the replica's own id ${cfg.id}`)
+    invariant(new Set(cfg.peers).size === cfg.peers.length, '--peers lists an id twice')
+    invariant(cfg.peers.length <= LIMITS.membersMax, `a cluster has at most ${LIMITS.membersMax} members`)
+    invariant(cfg.heartbeatTicks >= 1 && cfg.electionTimeoutTicks > cfg.heartbeatTicks, 'the election timeout must exceed the heartbeat interval')
+    this.id = cfg.id
+    this.members = [...cfg.peers].sort(compareIds)
+    this.memberSet = new Set(this.members)
+    this.others = this.members.filter((m) => m !== this.id)
+    this.nonce = cfg.rng.nextUint32().toString(36)
+    this.detector = new FailureDetector(this.id, this.members, cfg.suspectTicks, 0)
+    this.electionDeadline = this.randomElectionTimeout()
+    this.desk = new FrontDesk({
+      id: this.id,
+      members: this.members,
+      rng: cfg.rng,
+      tickMs: cfg.tickMs,
+      heartbeatTicks: cfg.heartbeatTicks,
+      electionTimeoutTicks: cfg.electionTimeoutTicks,
+      readRoundTicks: cfg.readRoundTicks,
+      now: () => this.now,
+      term: () => this.term,
+      route: () => this.route(),
+      acceptWrite: (origin, fid, cmd, timeoutTicks, out) => this.acceptWrite(origin, fid, cmd, timeoutTicks, out),
+      requestReadIndex: (origin, rid, out) => this.requestReadIndex(origin, rid, out),
+      localReadState: (key) => this.localReadState(key),
+      nextId: () => `${this.id}.${this.nonce}.${(this.seq++).toString(36)}`,
+    })
+  }
+
+  // ---- ReplicaCore ---------------------------------------------------------------------------
+
+  /** Called once by the driver before any step, with what storage recovered. */
+  restore(snapshot: QuorumSnapshot | null, records: readonly QuorumRecord[]): void {
+    const r = recover(snapshot, records)
+    this.term = r.term
+    this.vote = r.vote
+    this.log = r.log
+    this.kv = r.kv
+    this.commitIndex = r.commitIndex
+    this.appliedIndex = r.log.snapshotIndex
+    this.commitBroadcast = r.commitIndex
+    this.applyCommitted(new OutputBuilder())
+  }
+
+  /**
+   * The state a snapshot must hold; the driver writes it and then compacts the record log. It
+   * includes the unapplied log tail, the commit index, the term and the vote, so nothing the
+   * compacted records held is lost.
+   */
+  snapshot(): QuorumSnapshot {
+    const lastIncludedTerm = this.log.termAt(this.appliedIndex)
+    invariant(lastIncludedTerm !== undefined, `applied index ${this.appliedIndex} is not in the log`)
+    return {
+      mode: 'quorum',
+      id: this.id,
+      term: this.term,
+      vote: this.vote,
+      commitIndex: this.commitIndex,
+      lastIncludedIndex: this.appliedIndex,
+      lastIncludedTerm,
+      keys: this.kv.entries(),
+      tail: this.log.after(this.appliedIndex),
+    }
+  }
+
+  step(msg: QuorumInput): Output<QuorumRecord> {
+    const out: Out = new OutputBuilder()
+    switch (msg.type) {
+      case 'client.put':
+        this.desk.put(msg, out)
+        break
+      case 'client.read':
+        this.desk.read(msg, out)
+        break
+      case 'client.status':
+        out.toClient(msg.replyTo, {type: 'client.reply', id: msg.id, ok: true, result: this.status()})
+        break
+      default:
+        this.onPeer(msg, out)
+    }
+    return out.done()
+  }
+
+  tick(): Output<QuorumRecord> {
+    const out: Out = new OutputBuilder()
+    this.now++
+    if (this.role === 'leader') {
+      const lead = this.lead as LeaderState
+      if (this.now - lead.lastHeartbeat >= this.cfg.heartbeatTicks) this.heartbeat(out)
+      this.checkQuorum(out)
+      if (this.lead) this.expireLeaderWork(this.lead, out)
+    } else if (this.now >= this.electionDeadline) {
+      this.startElection(out)
+    }
+    this.desk.tick(out)
+    this.reportLiveness(out)
+    return out.done()
+  }
+
+  /** Sends what steps queued: new entries to followers, read-index heartbeats, and COMMIT. */
+  flush(): Output<QuorumRecord> {
+    const out: Out = new OutputBuilder()
+    const lead = this.lead
+    if (this.role === 'leader' && lead) {
+      if (lead.rounds.some((r) => !r.sent)) this.heartbeat(out)
+      else {
+        for (const [peer, p] of lead.progress) {
+          if (!p.transfer && p.next <= this.log.lastIndex) this.sendAppend(peer, p, out, false)
+        }
+      }
+      if (this.commitIndex > this.commitBroadcast) {
+        this.commitBroadcast = this.commitIndex
+        const msg: Commit = {type: 'COMMIT', from: this.id, term: this.term, commitIndex: this.commitIndex}
+        out.toTopic('commit', msg)
+      }
+    }
+    return out.done()
+  }
+
+  status(): NodeStatus {
+    return {
+      id: this.id,
+      alive: true,
+      role: this.role,
+      keys: this.kv.liveKeys,
+      mode: 'quorum',
+      peersAlive: this.detector.reachable(this.now),
+      term: this.term,
+      commitIndex: this.commitIndex,
+      leader: this.leaderIsLive() ? this.leaderId : null,
+    }
+  }
+
+  memberIds(): string[] {
+    return [...this.members]
+  }
+
+  busy(): boolean {
+    return this.desk.size > 0 || (this.lead?.writes.size ?? 0) > 0
+  }
+
+  // ---- inspection (tests, simulator checkers, status) ----------------------------------------
+
+  get currentRole(): QuorumRole {
+    return this.role
+  }
+
+  get currentTerm(): number {
+    return this.term
+  }
+
+  get votedFor(): string | null {
+    return this.vote
+  }
+
+  get knownLeader(): string | null {
+    return this.leaderId
+  }
+
+  get commit(): number {
+    return this.commitIndex
+  }
+
+  get applied(): number {
+    return this.appliedIndex
+  }
+
+  get lastLogIndex(): number {
+    return this.log.lastIndex
+  }
+
+  /** Index up to which the log is folded into the applied state (entries at or below are not held). */
+  get logBase(): number {
+    return this.log.snapshotIndex
+  }
+
+  /** True once this leader's no-op has committed (it serves from then on). */
+  get serving(): boolean {
+    return this.lead?.ready ?? false
+  }
+
+  entryAt(index: number): LogEntry | undefined {
+    return this.log.entryAt(index)
+  }
+
+  termAt(index: number): number | undefined {
+    return this.log.termAt(index)
+  }
+
+  /** The applied state of a key (undefined: never written). */
+  stateOf(key: string): KeyVersion | undefined {
+    return this.kv.get(key)
+  }
+
+  appliedState(): [string, KeyVersion][] {
+    return this.kv.entries()
+  }
+
+  // ---- peer messages -------------------------------------------------------------------------
+
+  private onPeer(m: QuorumPeerMessage, out: Out): void {
+    if (m.from === this.id || !this.memberSet.has(m.from)) return
+    this.detector.heard(m.from, this.now)
+    if (m.term > this.term) {
+      // Leader stickiness: while we hear a live leader, a candidate of a later term is cut off from
+      // it (or disruptive); it must not depose the leader through us.
+      if (m.type === 'ELECTION' && this.leaderIsLive()) return
+      const fromLeader = m.type === 'APPEND' || m.type === 'COORDINATOR' || m.type === 'INSTALL_SNAPSHOT' || m.type === 'COMMIT'
+      this.becomeFollower(m.term, fromLeader ? m.from : null, out)
+    }
+    if (m.term < this.term && this.refuseStale(m, out)) return
+    switch (m.type) {
+      case 'ELECTION':
+        return this.onElection(m, out)
+      case 'OK':
+        return this.onOk(m)
+      case 'VOTE':
+        return this.onVote(m, out)
+      case 'COORDINATOR':
+        return this.onLeaderMessage(m.from, out)
+      case 'APPEND':
+        return this.onAppend(m, out)
+      case 'APPEND_ACK':
+        return this.onAppendAck(m, out)
+      case 'COMMIT':
+        return this.onCommit(m, out)
+      case 'INSTALL_SNAPSHOT':
+        return this.onInstallSnapshot(m, out)
+      case 'INSTALL_SNAPSHOT_ACK':
+        return this.onInstallSnapshotAck(m, out)
+      case 'FORWARD':
+        return this.onForward(m, out)
+      case 'FORWARD_REPLY':
+        return this.desk.onWriteOutcome(m.fid, outcomeOf(m), out)
+      case 'READ_INDEX':
+        return this.requestReadIndex(m.from, m.rid, out)
+      case 'READ_INDEX_REPLY':
+        return this.desk.onReadIndex(m.rid, m.readIndex, out)
+      case 'READ_STATE': {
+        const a = this.localReadState(m.key)
+        const reply: ReadStateReply = {type: 'READ_STATE_REPLY', from: this.id, term: this.term, rid: m.rid, round: m.round, key: m.key, appliedIndex: a.appliedIndex, state: a.state}
+        return out.toNode(m.from, reply)
+      }
+      case 'READ_STATE_REPLY':
+        return this.desk.onReadStateReply(m, out)
+    }
+  }
+
+  /**
+   * A message from an older term. Requests get an answer carrying our term (so a stale leader or
+   * candidate steps down); replies that report facts (an outcome, a read index, applied state) stay
+   * true whatever the term and are processed. Returns true when the message is done with.
+   */
+  private refuseStale(m: QuorumPeerMessage, out: Out): boolean {
+    switch (m.type) {
+      case 'ELECTION':
+        out.toNode(m.from, {type: 'VOTE', from: this.id, term: this.term, granted: false} satisfies Vote)
+        return true
+      case 'APPEND':
+      case 'INSTALL_SNAPSHOT':
+        out.toNode(m.from, {type: 'APPEND_ACK', from: this.id, term: this.term, success: false, matchIndex: 0, seq: 0} satisfies AppendAck)
+        return true
+      case 'FORWARD':
+        this.replyForward(m.from, m.fid, notLeaderOutcome(this.id, this.term), out)
+        return true
+      case 'READ_INDEX':
+        out.toNode(m.from, {type: 'READ_INDEX_REPLY', from: this.id, term: this.term, rid: m.rid, readIndex: null} satisfies ReadIndexReply)
+        return true
+      case 'FORWARD_REPLY':
+      case 'READ_INDEX_REPLY':
+      case 'READ_STATE':
+      case 'READ_STATE_REPLY':
+        return false
+      default:
+        return true
+    }
+  }
+
+  // ---- election ------------------------------------------------------------------------------
+
+  private onElection(m: Election, out: Out): void {
+    const answer = (granted: boolean) => out.toNode(m.from, {type: 'VOTE', from: this.id, term: this.term, granted} satisfies Vote)
+    if (this.role === 'leader') {
+      // It lost this term to us: refuse, and show it who leads.
+      answer(false)
+      const p = this.lead?.progress.get(m.from)
+      if (p && !p.transfer) this.sendAppend(m.from, p, out, true)
+      return
+    }
+    if (this.leaderIsLive()) return answer(false)
+    switch (answerElection({id: this.id, votedFor: this.vote, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm}, m.from, m)) {
+      case 'ok-and-stand':
+        out.toNode(m.from, {type: 'OK', from: this.id, term: this.term} satisfies ElectionOk)
+        this.startElection(out)
+        return
+      case 'ok':
+        out.toNode(m.from, {type: 'OK', from: this.id, term: this.term} satisfies ElectionOk)
+        return
+      case 'grant':
+        if (this.vote === null) {
+          this.vote = m.from
+          out.persist.push({t: 'term', term: this.term, vote: m.from})
+        }
+        this.electionDeadline = this.now + this.randomElectionTimeout()
+        return answer(true)
+      case 'deny':
+        return answer(false)
+    }
+  }
+
+  /** Run for the next term: vote for ourselves (durably, before ELECTION goes out) and broadcast. */
+  private startElection(out: Out): void {
+    this.term++
+    this.vote = this.id
+    this.role = 'candidate'
+    this.leaderId = null
+    this.matchedIndex = 0
+    this.incoming = null
+    this.votes.clear()
+    this.votes.add(this.id)
+    out.persist.push({t: 'term', term: this.term, vote: this.id})
+    this.electionDeadline = this.now + this.randomElectionTimeout()
+    const msg: Election = {type: 'ELECTION', from: this.id, term: this.term, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm}
+    out.toTopic('election', msg)
+    if (hasMajority(this.votes, this.members)) this.becomeLeader(out)
+  }
+
+  /** Bully OK: someone that outranks us and could win runs; wait for its COORDINATOR (bounded). */
+  private onOk(m: ElectionOk): void {
+    if (this.role !== 'candidate' || m.term !== this.term) return
+    this.role = 'follower'
+    this.votes.clear()
+    this.electionDeadline = this.now + 2 * this.cfg.electionTimeoutTicks + this.cfg.rng.int(this.cfg.electionTimeoutTicks)
+  }
+
+  private onVote(m: Vote, out: Out): void {
+    if (this.role !== 'candidate' || m.term !== this.term || !m.granted) return
+    this.votes.add(m.from)
+    if (hasMajority(this.votes, this.members)) this.becomeLeader(out)
+  }
+
+  private becomeLeader(out: Out): void {
+    invariant(this.role === 'candidate' && this.vote === this.id, 'only a candidate that voted for itself can lead')
+    this.role = 'leader'
+    this.leaderId = this.id
+    this.votes.clear()
+    const noop: LogEntry = {term: this.term, index: this.log.lastIndex + 1, cmd: null}
+    this.lead = new LeaderState(this.others, noop.index, this.now, noop.index)
+    this.appendAsLeader(noop, out)
+    out.log('info', `leader of term ${this.term}`)
+    out.toTopic('election', {type: 'COORDINATOR', from: this.id, term: this.term})
+    this.heartbeat(out)
+    this.advanceCommit(out)
+  }
+
+  /** Adopt `term` (persisting it if new) as a follower; a leader stepping down answers what it held. */
+  private becomeFollower(term: number, leader: string | null, out: Out, why = `term ${term} began`): void {
+    if (term > this.term) {
+      this.term = term
+      this.vote = null
+      this.matchedIndex = 0
+      this.incoming = null
+      out.persist.push({t: 'term', term, vote: null})
+    }
+    if (this.role === 'leader') this.stepDown(out, why)
+    this.role = 'follower'
+    this.votes.clear()
+    this.leaderId = leader
+    if (leader) this.lastLeaderContact = this.now
+    this.electionDeadline = this.now + this.randomElectionTimeout()
+  }
+
+  /** APPEND, COORDINATOR or INSTALL_SNAPSHOT of our term: its sender leads the term. */
+  private onLeaderMessage(from: string, out: Out): void {
+    invariant(this.role !== 'leader', `two leaders in term ${this.term}: ${this.id} and ${from}`)
+    if (this.leaderId !== null) invariant(this.leaderId === from, `two leaders in term ${this.term}: ${this.leaderId} and ${from}`)
+    this.role = 'follower'
+    this.votes.clear()
+    this.leaderId = from
+    this.lastLeaderContact = this.now
+    this.electionDeadline = this.now + this.randomElectionTimeout()
+    void out
+  }
+
+  private leaderIsLive(): boolean {
+    if (this.role === 'leader') return true
+    return this.leaderId !== null && this.now - this.lastLeaderContact <= this.cfg.electionTimeoutTicks
+  }
+
+  private randomElectionTimeout(): number {
+    return this.cfg.electionTimeoutTicks + this.cfg.rng.int(this.cfg.electionTimeoutTicks)
+  }
+
+  // ---- replication: leader -------------------------------------------------------------------
+
+  private appendAsLeader(e: LogEntry, out: Out): void {
+    this.log.append(e)
+    out.persist.push({t: 'entries', entries: [e]})
+  }
+
+  /** APPEND to one follower from its next index, or a snapshot chunk when that is no longer held. */
+  private sendAppend(peer: string, p: PeerProgress, out: Out, heartbeat: boolean): void {
+    if (p.next <= this.log.snapshotIndex) return this.startTransfer(peer, p, out)
+    const prevIndex = p.next - 1
+    const prevTerm = this.log.termAt(prevIndex)
+    invariant(prevTerm !== undefined, `no term for index ${prevIndex}`)
+    const entries = p.next <= this.log.lastIndex ? this.log.slice(p.next, LIMITS.batchEntriesMax, LIMITS.batchBytesMax) : []
+    const lead = this.lead as LeaderState
+    const msg: Append = {
+      type: 'APPEND',
+      from: this.id,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      leaderCommit: this.commitIndex,
+      seq: lead.sentSeq,
+      ...(heartbeat ? {alive: this.detector.reachable(this.now)} : {}),
+    }
+    out.toNode(peer, msg)
+    p.next = prevIndex + entries.length + 1
+  }
+
+  /** Every heartbeat interval, and when a read needs confirming: one APPEND (or chunk) per follower. */
+  private heartbeat(out: Out): void {
+    const lead = this.lead as LeaderState
+    lead.lastHeartbeat = this.now
+    for (const r of lead.rounds) r.sent = true
+    lead.sentSeq = lead.readSeq
+    for (const [peer, p] of lead.progress) {
+      if (p.transfer) {
+        this.sendChunk(peer, p, out)
+        continue
+      }
+      // Nothing acked since the last heartbeat: what was sent may be lost, so send it again.
+      if (!p.progressed && p.match < this.log.lastIndex) p.next = p.match + 1
+      p.progressed = false
+      this.sendAppend(peer, p, out, true)
+    }
+  }
+
+  private onAppendAck(m: AppendAck, out: Out): void {
+    const lead = this.lead
+    if (this.role !== 'leader' || !lead || m.term !== this.term) return
+    const p = lead.progress.get(m.from)
+    if (!p) return
+    if (m.seq > p.ackSeq) {
+      p.ackSeq = m.seq
+      this.confirmReads(lead, out)
+    }
+    if (m.success) {
+      if (m.matchIndex > p.match) {
+        p.match = m.matchIndex
+        p.progressed = true
+      }
+      p.next = Math.max(p.next, p.match + 1)
+      this.advanceCommit(out)
+      if (!p.transfer && p.next <= this.log.lastIndex && p.next === p.match + 1) this.sendAppend(m.from, p, out, false)
+    } else {
+      p.next = Math.max(p.match + 1, Math.min(p.next, m.matchIndex + 1))
+      if (!p.transfer) this.sendAppend(m.from, p, out, false)
+    }
+  }
+
+  /** Commit the highest index a majority holds, if it is of our term (Raft §5.4.2). */
+  private advanceCommit(out: Out): void {
+    const lead = this.lead
+    if (this.role !== 'leader' || !lead) return
+    const matches = [this.log.lastIndex, ...[...lead.progress.values()].map((p) => p.match)]
+    const n = majorityMatchIndex(matches)
+    if (n > this.commitIndex && this.log.termAt(n) === this.term) this.setCommit(n, out)
+  }
+
+  private setCommit(index: number, out: Out): void {
+    if (index <= this.commitIndex) return
+    invariant(index <= this.log.lastIndex, `commit ${index} beyond the log end ${this.log.lastIndex}`)
+    this.commitIndex = index
+    out.persist.push({t: 'commit', index})
+    this.applyCommitted(out)
+  }
+
+  /** Apply committed entries in index order; a leader answers the writes they complete. */
+  private applyCommitted(out: Out): void {
+    while (this.appliedIndex < this.commitIndex) {
+      const e = this.log.entryAt(this.appliedIndex + 1)
+      invariant(e, `committed entry ${this.appliedIndex + 1} is missing`)
+      this.kv.apply(e)
+      this.appliedIndex = e.index
+      const w = this.lead?.writes.get(e.index)
+      if (w) {
+        this.lead?.writes.delete(e.index)
+        if (e.term === this.term) this.deliverWrite(w.origin, w.fid, {ok: true, leader: this.id, version: {term: e.term, index: e.index}}, out)
+      }
+    }
+    const lead = this.lead
+    if (lead && !lead.ready && this.commitIndex >= lead.noopIndex) {
+      lead.ready = true
+      out.log('info', `serving as leader of term ${this.term} (commit index ${this.commitIndex})`)
+      for (const h of lead.held.splice(0)) {
+        if (h.kind === 'write') this.appendWrite(lead, h.origin, h.fid, h.cmd, h.deadline, out)
+        else this.startReadRound(lead, h.origin, h.rid, out)
+      }
+    }
+    // Keep a window of applied entries for followers that lag a little; the rest go by snapshot.
+    const retain = this.cfg.logRetainEntries
+    if (this.appliedIndex - this.log.snapshotIndex > 2 * retain) this.log.compactTo(this.appliedIndex - retain)
+  }
+
+  /** A leader that has not heard a majority for an election timeout may have been replaced: step down. */
+  private checkQuorum(out: Out): void {
+    const lead = this.lead as LeaderState
+    if (this.now - lead.since <= this.cfg.electionTimeoutTicks) return
+    const contact = majorityContactTick(this.members.map((m) => (m === this.id ? this.now : this.detector.lastHeardTick(m))))
+    if (this.now - contact > this.cfg.electionTimeoutTicks) {
+      this.becomeFollower(this.term, null, out, `no majority heard for ${this.now - contact} ticks`)
+    }
+  }
+
+  private stepDown(out: Out, why: string): void {
+    const lead = this.lead
+    this.lead = null
+    out.log('info', `no longer leader of term ${this.term}: ${why}`)
+    if (!lead) return
+    for (const w of lead.writes.values()) this.deliverWrite(w.origin, w.fid, lostLeadershipOutcome(this.id, w.index), out)
+    for (const h of lead.held) {
+      if (h.kind === 'write') this.deliverWrite(h.origin, h.fid, heldDroppedOutcome(this.id), out)
+      else this.deliverReadIndex(h.origin, h.rid, null, out)
+    }
+    for (const r of lead.rounds) for (const w of r.waiters) this.deliverReadIndex(w.origin, w.rid, null, out)
+  }
+
+  private expireLeaderWork(lead: LeaderState, out: Out): void {
+    for (const w of lead.writes.values()) {
+      if (this.now < w.deadline) continue
+      lead.writes.delete(w.index)
+      this.deliverWrite(w.origin, w.fid, {
+        ok: false,
+        error: {code: 'TIMEOUT', message: `the write was appended at index ${w.index} of term ${this.term} but a majority did not acknowledge it in time; it may still commit (read the key to find out)`},
+      }, out)
+    }
+    for (let i = lead.held.length - 1; i >= 0; i--) {
+      const h = lead.held[i]
+      if (!h || this.now < h.deadline) continue
+      lead.held.splice(i, 1)
+      if (h.kind === 'write') {
+        this.deliverWrite(h.origin, h.fid, {
+          ok: false,
+          error: {code: 'TIMEOUT', message: `leader ${this.id} was still bringing a majority up to date and did not take the write in time; it was not written, retry`},
+        }, out)
+      } else this.deliverReadIndex(h.origin, h.rid, null, out)
+    }
+    while (lead.rounds.length && (lead.rounds[0] as {deadline: number}).deadline <= this.now) {
+      const r = lead.rounds.shift()
+      for (const w of r?.waiters ?? []) this.deliverReadIndex(w.origin, w.rid, null, out)
+    }
+  }
+
+  // ---- replication: follower -----------------------------------------------------------------
+
+  private onAppend(m: Append, out: Out): void {
+    this.onLeaderMessage(m.from, out)
+    for (const id of m.alive ?? []) if (this.memberSet.has(id)) this.detector.heard(id, this.now)
+    const r = appendFromLeader(this.log, this.commitIndex, m)
+    out.persist.push(...r.records)
+    if (r.success) {
+      this.matchedIndex = Math.max(this.matchedIndex, r.matchIndex)
+      this.setCommit(Math.min(m.leaderCommit, r.matchIndex), out)
+    }
+    const ack: AppendAck = {type: 'APPEND_ACK', from: this.id, term: this.term, success: r.success, matchIndex: r.matchIndex, seq: m.seq}
+    out.toNode(m.from, ack)
+  }
+
+  /** Seed 002's COMMIT: apply up to it, as far as our log is known to match the leader's. */
+  private onCommit(m: Commit, out: Out): void {
+    if (m.term !== this.term) return
+    this.onLeaderMessage(m.from, out)
+    this.setCommit(Math.min(m.commitIndex, this.matchedIndex), out)
+  }
+
+  // ---- catch-up by snapshot ------------------------------------------------------------------
+
+  private startTransfer(peer: string, p: PeerProgress, out: Out): void {
+    const snapshotTerm = this.log.termAt(this.appliedIndex)
+    invariant(snapshotTerm !== undefined, `applied index ${this.appliedIndex} is not in the log`)
+    p.transfer = {index: this.appliedIndex, snapshotTerm, chunks: chunkState(this.kv.entries()), next: 0}
+    out.log('info', `sending a snapshot at index ${this.appliedIndex} to ${peer}, which lags behind the log`)
+    this.sendChunk(peer, p, out)
+  }
+
+  private sendChunk(peer: string, p: PeerProgress, out: Out): void {
+    const t = p.transfer
+    if (!t) return
+    const seq = Math.min(t.next, t.chunks.length - 1)
+    const msg: InstallSnapshot = {
+      type: 'INSTALL_SNAPSHOT',
+      from: this.id,
+      term: this.term,
+      index: t.index,
+      snapshotTerm: t.snapshotTerm,
+      seq,
+      keys: t.chunks[seq] as [string, KeyVersion][],
+      done: seq === t.chunks.length - 1,
+    }
+    out.toNode(peer, msg)
+  }
+
+  private onInstallSnapshot(m: InstallSnapshot, out: Out): void {
+    this.onLeaderMessage(m.from, out)
+    const ack = (seq: number, done: boolean) =>
+      out.toNode(m.from, {type: 'INSTALL_SNAPSHOT_ACK', from: this.id, term: this.term, index: m.index, seq, done} satisfies InstallSnapshotAck)
+    if (m.index <= this.appliedIndex) return ack(m.seq, true) // already have it (applied means committed)
+    const t = this.incoming
+    if (!t || t.leaderTerm !== this.term || t.index !== m.index) {
+      if (m.seq !== 0) return ack(-1, false)
+      this.incoming = new IncomingTransfer(this.term, m.index, m.snapshotTerm)
+    }
+    const r = (this.incoming as IncomingTransfer).receive(m.seq, m.keys, m.done)
+    if (r.kind === 'ack') return ack(r.seq, false)
+    this.incoming = null
+    this.installSnapshot(m.index, m.snapshotTerm, r.chunks, out)
+    ack(m.seq, true)
+  }
+
+  /** Replace the applied state with the leader's at (index, term); durable before the ack goes out. */
+  private installSnapshot(index: number, term: number, chunks: [string, KeyVersion][][], out: Out): void {
+    out.persist.push({t: 'install.begin', index, term})
+    for (const keys of chunks) out.persist.push({t: 'install.keys', index, keys})
+    out.persist.push({t: 'install.end', index, term})
+    this.kv = KeyValueState.from(chunks.flat())
+    if (this.log.termAt(index) === term) this.log.compactTo(index)
+    else this.log.resetTo(index, term)
+    this.appliedIndex = index
+    this.matchedIndex = Math.max(this.matchedIndex, index)
+    if (index > this.commitIndex) this.commitIndex = index
+    this.applyCommitted(out)
+  }
+
+  private onInstallSnapshotAck(m: InstallSnapshotAck, out: Out): void {
+    const lead = this.lead
+    if (this.role !== 'leader' || !lead || m.term !== this.term) return
+    const p = lead.progress.get(m.from)
+    if (!p) return
+    if (m.done) {
+      if (m.index > p.match) p.match = m.index
+      p.next = Math.max(p.next, p.match + 1)
+      p.progressed = true
+      if (p.transfer?.index === m.index) p.transfer = null
+      this.advanceCommit(out)
+      if (!p.transfer) this.sendAppend(m.from, p, out, false)
+      return
+    }
+    const t = p.transfer
+    if (!t || t.index !== m.index || m.seq + 1 === t.next) return
+    t.next = Math.min(m.seq + 1, t.chunks.length - 1)
+    this.sendChunk(m.from, p, out)
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  private route(): Route {
+    if (this.role === 'leader') return {kind: 'self'}
+    if (this.leaderIsLive() && this.leaderId) return {kind: 'leader', id: this.leaderId}
+    const reachable = this.detector.reachable(this.now)
+    return reachable.length < writeQuorum(this.members.length) ? {kind: 'no-quorum', reachable} : {kind: 'wait'}
+  }
+
+  private onForward(m: Forward, out: Out): void {
+    if (this.role !== 'leader' || m.term !== this.term) return this.replyForward(m.from, m.fid, notLeaderOutcome(this.id, this.term), out)
+    const keyError = checkKey(m.key)
+    if (keyError) return this.replyForward(m.from, m.fid, {ok: false, error: {code: 'BAD_REQUEST', message: keyError}}, out)
+    this.acceptWrite(m.from, m.fid, {key: m.key, value: m.value}, m.timeoutTicks, out)
+  }
+
+  /**
+   * The leader takes a write (from its own desk or a FORWARD). A fid is handled once per term: a
+   * duplicated FORWARD must not append the write twice. NO_QUORUM is decided before appending, so it
+   * is a promise. Until the no-op of the term commits, the write is held.
+   */
+  private acceptWrite(origin: string, fid: string, cmd: Command, timeoutTicks: number, out: Out): void {
+    const lead = this.lead
+    if (this.role !== 'leader' || !lead) return this.deliverWrite(origin, fid, notLeaderOutcome(this.id, this.term), out)
+    if (!lead.firstSight(fid)) return
+    const reachable = this.detector.reachable(this.now)
+    if (reachable.length < writeQuorum(this.members.length)) {
+      return this.deliverWrite(origin, fid, {
+        ok: false,
+        error: {
+          code: 'NO_QUORUM',
+          message: `leader ${this.id} reaches only ${reachable.length} of ${this.members.length} replicas (${reachable.join(', ')}); ${writeQuorum(this.members.length)} are needed, so the write was not written anywhere and never will be. Start the missing replicas or heal the partition, then retry`,
+        },
+      }, out)
+    }
+    const deadline = this.now + timeoutTicks
+    if (!lead.ready) {
+      if (lead.held.length >= HELD_REQUESTS_MAX) return this.deliverWrite(origin, fid, busyOutcome(this.id), out)
+      lead.held.push({kind: 'write', fid, origin, cmd, deadline})
+      return
+    }
+    this.appendWrite(lead, origin, fid, cmd, deadline, out)
+  }
+
+  private appendWrite(lead: LeaderState, origin: string, fid: string, cmd: Command, deadline: number, out: Out): void {
+    if (lead.writes.size >= APPENDED_WRITES_MAX) return this.deliverWrite(origin, fid, busyOutcome(this.id), out)
+    const e: LogEntry = {term: this.term, index: this.log.lastIndex + 1, cmd}
+    this.appendAsLeader(e, out)
+    lead.writes.set(e.index, {fid, origin, index: e.index, deadline})
+    this.advanceCommit(out) // a one-member cluster commits at once
+  }
+
+  private deliverWrite(origin: string, fid: string, outcome: WriteOutcome, out: Out): void {
+    if (origin === this.id) this.desk.onWriteOutcome(fid, outcome, out)
+    else this.replyForward(origin, fid, outcome, out)
+  }
+
+  private replyForward(to: string, fid: string, outcome: WriteOutcome, out: Out): void {
+    const msg: ForwardReply = {type: 'FORWARD_REPLY', from: this.id, term: this.term, fid, ...outcome}
+    out.toNode(to, msg)
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  /** READ_INDEX (or our own desk): confirm leadership with a heartbeat round, then give the commit index. */
+  private requestReadIndex(origin: string, rid: string, out: Out): void {
+    const lead = this.lead
+    if (this.role !== 'leader' || !lead) return this.deliverReadIndex(origin, rid, null, out)
+    if (!lead.ready) {
+      if (lead.held.length >= HELD_REQUESTS_MAX) return this.deliverReadIndex(origin, rid, null, out)
+      lead.held.push({kind: 'read', rid, origin, deadline: this.now + this.cfg.electionTimeoutTicks})
+      return
+    }
+    this.startReadRound(lead, origin, rid, out)
+  }
+
+  private startReadRound(lead: LeaderState, origin: string, rid: string, out: Out): void {
+    if (this.others.length === 0) return this.deliverReadIndex(origin, rid, this.commitIndex, out)
+    const last = lead.rounds[lead.rounds.length - 1]
+    if (last && !last.sent) {
+      // Join the round whose heartbeat has not gone out yet; raising its index is always safe.
+      last.readIndex = Math.max(last.readIndex, this.commitIndex)
+      last.waiters.push({rid, origin})
+      return
+    }
+    lead.readSeq++
+    lead.rounds.push({seq: lead.readSeq, readIndex: this.commitIndex, waiters: [{rid, origin}], deadline: this.now + this.cfg.electionTimeoutTicks, sent: false})
+    void out // the heartbeat goes out in flush(), once per burst of reads
+  }
+
+  /** A round is confirmed when a majority (us included) acked a heartbeat sent after it began. */
+  private confirmReads(lead: LeaderState, out: Out): void {
+    while (lead.rounds.length) {
+      const r = lead.rounds[0] as (typeof lead.rounds)[number]
+      if (!r.sent) return
+      const acks = [this.id, ...[...lead.progress].filter(([, p]) => p.ackSeq >= r.seq).map(([id]) => id)]
+      if (!hasMajority(acks, this.members)) return
+      lead.rounds.shift()
+      for (const w of r.waiters) this.deliverReadIndex(w.origin, w.rid, r.readIndex, out)
+    }
+  }
+
+  private deliverReadIndex(origin: string, rid: string, readIndex: number | null, out: Out): void {
+    if (origin === this.id) this.desk.onReadIndex(rid, readIndex, out)
+    else out.toNode(origin, {type: 'READ_INDEX_REPLY', from: this.id, term: this.term, rid, readIndex} satisfies ReadIndexReply)
+  }
+
+  private localReadState(key: string): StateAnswer {
+    return {from: this.id, appliedIndex: this.appliedIndex, state: this.kv.get(key) ?? null}
+  }
+
+  // ---- liveness ------------------------------------------------------------------------------
+
+  private reportLiveness(out: Out): void {
+    const now = new Set(this.detector.reachable(this.now))
+    for (const id of this.others) {
+      if (now.has(id) !== this.aliveView.has(id)) out.effects.push({kind: 'peer', id, alive: now.has(id)})
+    }
+    this.aliveView = now
+  }
+}
+
+function outcomeOf(m: ForwardReply): WriteOutcome {
+  return m.ok ? {ok: true, leader: m.leader, version: m.version} : {ok: false, error: m.error}
+}
+
+function notLeaderOutcome(id: string, term: number): WriteOutcome {
+  return {
+    ok: false,
+    error: {code: 'TIMEOUT', message: `replica ${id} is not the leader of term ${term} any more; the write's outcome is unknown (read the key to find out, then retry)`},
+  }
+}
+
+function lostLeadershipOutcome(id: string, index: number): WriteOutcome {
+  return {
+    ok: false,
+    error: {code: 'TIMEOUT', message: `leader ${id} lost its leadership before index ${index} committed; the write may still commit under the next leader (read the key to find out)`},
+  }
+}
+
+function heldDroppedOutcome(id: string): WriteOutcome {
+  return {
+    ok: false,
+    error: {code: 'TIMEOUT', message: `leader ${id} lost its leadership before it took the write; it was not written, retry`},
+  }
+}
+
+function busyOutcome(id: string): WriteOutcome {
+  return {ok: false, error: {code: 'UNAVAILABLE', message: `leader ${id} has too many writes in flight; retry shortly`}}
+}

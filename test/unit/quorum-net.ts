@@ -1,0 +1,373 @@
+/**
+ * A seeded in-memory network for QuorumReplica unit tests (not imported by src). It does what the
+ * replica driver does — persist an Output's records before sending its messages, handle Outputs in
+ * order, flush after each burst, validate every peer message at the boundary — over a network that
+ * delays, drops, duplicates and reorders messages and can be partitioned. A crash throws the replica
+ * away; a restart builds a new one from exactly the records it had persisted (and its snapshot).
+ *
+ * Every run is replayable from its seed. The SafetyChecker watches every Output as it happens.
+ */
+import type {Destination, Output} from '../../src/core/machine.js'
+import {Rng} from '../../src/core/rng.js'
+import type {ClientReply, ClientRequest} from '../../src/runtime/client-messages.js'
+import type {QuorumConfig} from '../../src/quorum/config.js'
+import type {QuorumPeerMessage} from '../../src/quorum/messages.js'
+import type {QuorumRecord, QuorumSnapshot} from '../../src/quorum/records.js'
+import {QuorumReplica} from '../../src/quorum/replica.js'
+import type {KeyVersion, LogEntry} from '../../src/quorum/types.js'
+import {asQuorumPeerMessage} from '../../src/quorum/validate-messages.js'
+
+export interface NetFaults {
+  /** Probability that a peer message is lost. */
+  drop: number
+  /** Probability that a peer message is delivered twice. */
+  duplicate: number
+  /** Each copy is delivered after 0..delayMaxTicks ticks (so messages overtake each other). */
+  delayMaxTicks: number
+}
+
+export const NO_FAULTS: NetFaults = {drop: 0, duplicate: 0, delayMaxTicks: 0}
+
+/** Test timing: small numbers so runs are short; the ratios are the real defaults'. */
+export const TEST_TIMING = {
+  tickMs: 50,
+  heartbeatTicks: 2,
+  electionTimeoutTicks: 10,
+  suspectTicks: 20,
+  readRoundTicks: 4,
+  logRetainEntries: 50,
+} as const
+
+interface Disk {
+  snapshot: QuorumSnapshot | null
+  records: QuorumRecord[]
+}
+
+interface InFlight {
+  at: number
+  order: number
+  from: string
+  to: string
+  json: string
+}
+
+export class QuorumNet {
+  readonly rng: Rng
+  readonly ids: string[]
+  now = 0
+  faults: NetFaults
+  readonly replicas = new Map<string, QuorumReplica | null>()
+  readonly disks = new Map<string, Disk>()
+  /** Client replies by request id; `replyCounts` catches a request answered twice. */
+  readonly replies = new Map<string, ClientReply>()
+  readonly replyCounts = new Map<string, number>()
+  readonly checker: SafetyChecker
+  /** Peer messages delivered, and dropped by the validator (must stay 0: the core only sends valid ones). */
+  delivered = 0
+  invalid = 0
+  private inflight: InFlight[] = []
+  private order = 0
+  private groupOf = new Map<string, number>()
+  private reqSeq = 0
+
+  constructor(
+    readonly seed: number,
+    n = 5,
+    faults: NetFaults = NO_FAULTS,
+    private readonly timing: Omit<QuorumConfig, 'id' | 'peers' | 'rng'> = TEST_TIMING,
+  ) {
+    this.rng = new Rng(seed)
+    this.faults = faults
+    this.ids = Array.from({length: n}, (_, i) => `n${i + 1}`)
+    this.checker = new SafetyChecker(this)
+    for (const id of this.ids) {
+      this.disks.set(id, {snapshot: null, records: []})
+      this.replicas.set(id, this.build(id))
+    }
+  }
+
+  private build(id: string): QuorumReplica {
+    const r = new QuorumReplica({id, peers: this.ids, rng: this.rng.fork(), ...this.timing})
+    const disk = this.disks.get(id) as Disk
+    r.restore(clone(disk.snapshot), clone(disk.records))
+    return r
+  }
+
+  replica(id: string): QuorumReplica {
+    const r = this.replicas.get(id)
+    if (!r) throw new Error(`${id} is down (seed ${this.seed})`)
+    return r
+  }
+
+  up(): QuorumReplica[] {
+    return [...this.replicas.values()].filter((r): r is QuorumReplica => r !== null)
+  }
+
+  isUp(id: string): boolean {
+    return this.replicas.get(id) != null
+  }
+
+  /** Up replicas that believe they lead (in any term). */
+  leaders(): QuorumReplica[] {
+    return this.up().filter((r) => r.currentRole === 'leader')
+  }
+
+  /** The serving leader of the highest term among up replicas, if any. */
+  servingLeader(): QuorumReplica | undefined {
+    const ls = this.leaders().filter((r) => r.serving)
+    return ls.sort((a, b) => b.currentTerm - a.currentTerm)[0]
+  }
+
+  // ---- faults --------------------------------------------------------------------------------
+
+  crash(id: string): void {
+    this.replicas.set(id, null)
+  }
+
+  restart(id: string): void {
+    if (!this.replicas.get(id)) this.replicas.set(id, this.build(id))
+  }
+
+  /**
+   * What the driver's compaction does: snapshot, then truncate the record log. `keepRecords` > 0
+   * keeps that many of the newest records as well, as after a crash between the snapshot rename and
+   * the truncate (or an Output still queued when the snapshot was taken): recovery must replay them
+   * idempotently.
+   */
+  compact(id: string, keepRecords = 0): void {
+    const r = this.replicas.get(id)
+    if (!r) return
+    const disk = this.disks.get(id) as Disk
+    disk.snapshot = clone(r.snapshot())
+    disk.records = keepRecords > 0 ? disk.records.slice(-keepRecords) : []
+  }
+
+  partition(groups: string[][]): void {
+    this.groupOf = new Map()
+    groups.forEach((g, i) => g.forEach((id) => this.groupOf.set(id, i)))
+  }
+
+  heal(): void {
+    this.groupOf = new Map()
+  }
+
+  private blocked(a: string, b: string): boolean {
+    const x = this.groupOf.get(a)
+    const y = this.groupOf.get(b)
+    return x !== undefined && y !== undefined && x !== y
+  }
+
+  // ---- clients -------------------------------------------------------------------------------
+
+  put(node: string, key: string, value: string | null, timeoutMs = 2000): string {
+    const id = `c${this.reqSeq++}`
+    this.client(node, {type: 'client.put', id, replyTo: `reply.${id}`, key, value, timeoutMs})
+    return id
+  }
+
+  read(node: string, key: string, timeoutMs = 2000): string {
+    const id = `c${this.reqSeq++}`
+    this.client(node, {type: 'client.read', id, replyTo: `reply.${id}`, key, timeoutMs})
+    return id
+  }
+
+  /** A client request goes straight to the replica's inbox (clients are never partitioned). */
+  client(node: string, req: ClientRequest): void {
+    const r = this.replicas.get(node)
+    if (!r) {
+      this.recordReply({type: 'client.reply', id: req.id, ok: false, error: {code: 'UNAVAILABLE', message: `${node} is down`}})
+      return
+    }
+    this.process(node, r.step(JSON.parse(JSON.stringify(req)) as ClientRequest))
+    this.flushAll()
+  }
+
+  reply(id: string): ClientReply | undefined {
+    return this.replies.get(id)
+  }
+
+  private recordReply(reply: ClientReply): void {
+    this.replyCounts.set(reply.id, (this.replyCounts.get(reply.id) ?? 0) + 1)
+    if (!this.replies.has(reply.id)) this.replies.set(reply.id, reply)
+  }
+
+  // ---- time ----------------------------------------------------------------------------------
+
+  tick(): void {
+    this.now++
+    for (const id of this.ids) {
+      const r = this.replicas.get(id)
+      if (r) this.process(id, r.tick())
+    }
+    this.deliverDue()
+  }
+
+  /** Tick until `done` holds; throws (naming the seed) after `maxTicks`. Returns the ticks taken. */
+  runUntil(what: string, done: () => boolean, maxTicks = 500): number {
+    for (let t = 0; t < maxTicks; t++) {
+      if (done()) return t
+      this.tick()
+    }
+    if (done()) return maxTicks
+    throw new Error(`seed ${this.seed}: no ${what} within ${maxTicks} ticks`)
+  }
+
+  run(ticks: number): void {
+    for (let t = 0; t < ticks; t++) this.tick()
+  }
+
+  /** Tick until the client request has its reply; returns it. */
+  await(reqId: string, maxTicks = 200): ClientReply {
+    this.runUntil(`reply to ${reqId}`, () => this.replies.has(reqId), maxTicks)
+    return this.replies.get(reqId) as ClientReply
+  }
+
+  private deliverDue(): void {
+    // Delay-0 messages sent while delivering are delivered in the same tick; bound the rounds anyway.
+    for (let round = 0; round < 1000; round++) {
+      const due = this.inflight.filter((m) => m.at <= this.now)
+      if (due.length === 0) break
+      this.inflight = this.inflight.filter((m) => m.at > this.now)
+      due.sort((a, b) => a.order - b.order)
+      for (const m of due) this.deliver(m)
+      this.flushAll()
+    }
+  }
+
+  private deliver(m: InFlight): void {
+    const r = this.replicas.get(m.to)
+    if (!r || this.blocked(m.from, m.to)) return
+    const msg = asQuorumPeerMessage(JSON.parse(m.json) as Record<string, unknown>)
+    if (!msg) {
+      this.invalid++
+      return
+    }
+    this.delivered++
+    this.process(m.to, r.step(msg))
+  }
+
+  private flushAll(): void {
+    for (const id of this.ids) {
+      const r = this.replicas.get(id)
+      if (r) this.process(id, r.flush())
+    }
+  }
+
+  /** The driver's contract: persist first, then send, Outputs in order. */
+  private process(id: string, out: Output<QuorumRecord>): void {
+    const disk = this.disks.get(id) as Disk
+    for (const rec of out.persist) disk.records.push(clone(rec))
+    this.checker.persisted(id, out.persist)
+    for (const s of out.send) this.send(id, s.to, s.msg)
+    this.checker.observe(id)
+  }
+
+  private send(from: string, to: Destination, msg: object): void {
+    switch (to.kind) {
+      case 'client':
+        this.recordReply(clone(msg) as ClientReply)
+        return
+      case 'node':
+        return this.enqueue(from, to.id, msg)
+      case 'topic':
+        for (const id of this.ids) if (id !== from) this.enqueue(from, id, msg)
+    }
+  }
+
+  private enqueue(from: string, to: string, msg: object): void {
+    if (this.blocked(from, to) || this.rng.next() < this.faults.drop) return
+    const copies = this.rng.next() < this.faults.duplicate ? 2 : 1
+    const json = JSON.stringify(msg)
+    for (let i = 0; i < copies; i++) {
+      // Random order keys make equal-time messages overtake each other.
+      this.inflight.push({at: this.now + this.rng.int(this.faults.delayMaxTicks + 1), order: this.order++ + this.rng.int(4) * 1e9, from, to, json})
+    }
+  }
+}
+
+/**
+ * Invariants checked after every Output of every replica:
+ * - election safety: at most one leader per term, ever;
+ * - state-machine safety: every replica that commits index i commits the same entry;
+ * - leader completeness: a replica that becomes leader holds every entry known committed so far;
+ * - the written set: every value that ever reached any replica's disk (NO_QUORUM values must not).
+ * Violations are collected (with the seed) rather than thrown inside the replica's call stack.
+ */
+export class SafetyChecker {
+  readonly violations: string[] = []
+  readonly leaderOfTerm = new Map<number, string>()
+  readonly committed = new Map<number, LogEntry>()
+  /** Every value any replica ever persisted in a log entry. */
+  readonly everWritten = new Set<string>()
+  private readonly seenCommit = new Map<string, number>()
+  private readonly wasLeader = new Map<string, number>()
+
+  constructor(private readonly net: QuorumNet) {}
+
+  persisted(id: string, records: readonly QuorumRecord[]): void {
+    void id
+    for (const r of records) {
+      if (r.t === 'entries') for (const e of r.entries) if (e.cmd?.value != null) this.everWritten.add(e.cmd.value)
+    }
+  }
+
+  observe(id: string): void {
+    const r = this.net.replicas.get(id)
+    if (!r) return
+    const term = r.currentTerm
+    if (r.currentRole === 'leader') {
+      const other = this.leaderOfTerm.get(term)
+      if (other !== undefined && other !== id) this.fail(`two leaders in term ${term}: ${other} and ${id}`)
+      this.leaderOfTerm.set(term, id)
+      if (this.wasLeader.get(id) !== term) {
+        this.wasLeader.set(id, term)
+        for (const [i, e] of this.committed) {
+          if (i <= r.logBase) continue
+          if (r.termAt(i) !== e.term) this.fail(`new leader ${id} of term ${term} lacks committed entry ${i} (term ${e.term}); it has term ${r.termAt(i)}`)
+        }
+      }
+    }
+    const from = this.seenCommit.get(id) ?? 0
+    for (let i = Math.max(from, r.logBase) + 1; i <= r.commit; i++) {
+      const e = r.entryAt(i)
+      if (!e) continue
+      const known = this.committed.get(i)
+      if (!known) this.committed.set(i, e)
+      else if (known.term !== e.term || JSON.stringify(known.cmd) !== JSON.stringify(e.cmd)) {
+        this.fail(`${id} committed ${JSON.stringify(e)} at ${i} but ${JSON.stringify(known)} was committed there`)
+      }
+    }
+    if (r.commit > from) this.seenCommit.set(id, r.commit)
+  }
+
+  /** The applied state every replica must have at `index`, from the committed entries (undefined if some are unknown). */
+  referenceState(index: number): Map<string, KeyVersion> | undefined {
+    const state = new Map<string, KeyVersion>()
+    for (let i = 1; i <= index; i++) {
+      const e = this.committed.get(i)
+      if (!e) return undefined
+      if (e.cmd) state.set(e.cmd.key, {value: e.cmd.value, version: {term: e.term, index: e.index}})
+    }
+    return state
+  }
+
+  /** Applied prefixes agree: each up replica's applied state equals the committed log's at its applied index. */
+  checkAppliedStates(): void {
+    for (const r of this.net.up()) {
+      const ref = this.referenceState(r.applied)
+      if (!ref) continue
+      const mine = new Map(r.appliedState())
+      if (JSON.stringify([...mine].sort()) !== JSON.stringify([...ref].sort())) {
+        this.fail(`${r.id} applied state at ${r.applied} differs from the committed log's`)
+      }
+    }
+  }
+
+  private fail(what: string): void {
+    if (this.violations.length < 20) this.violations.push(`seed ${this.net.seed} tick ${this.net.now}: ${what}`)
+  }
+}
+
+function clone<T>(x: T): T {
+  return x === null || x === undefined ? x : (JSON.parse(JSON.stringify(x)) as T)
+}
