@@ -308,12 +308,22 @@ export class ReplicaDriver<R, S, M> {
     for (const t of this.timers) clearInterval(t)
     if (this.draining) await this.draining
     await this.snapshot()
-    await this.o.hints?.close()
     await this.o.store.close()
-    await this.o.transport.close()
+    // With the broker down these could wait forever; the data is already safe on disk.
+    await withTimeout(this.o.hints?.close(), 2000)
+    await withTimeout(this.o.transport.close(), 2000)
   }
 
   private busy(): boolean {
     return this.o.core.busy()
   }
+}
+
+function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  if (!p) return Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  return Promise.race([p.catch(() => {}), timeout]).finally(() => clearTimeout(timer))
 }
