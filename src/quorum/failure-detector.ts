@@ -28,12 +28,13 @@ export class FailureDetector {
     return id === this.self ? Number.POSITIVE_INFINITY : (this.lastHeard.get(id) ?? Number.NEGATIVE_INFINITY)
   }
 
-  isReachable(id: string, now: number): boolean {
-    return id === this.self || now - this.lastHeardTick(id) <= this.suspectTicks
+  /** `withinTicks` overrides the suspect time (a leader, which hears everyone each heartbeat, uses less). */
+  isReachable(id: string, now: number, withinTicks = this.suspectTicks): boolean {
+    return id === this.self || now - this.lastHeardTick(id) <= withinTicks
   }
 
   /** Reachable members, this replica included. */
-  reachable(now: number): string[] {
-    return this.members.filter((m) => this.isReachable(m, now))
+  reachable(now: number, withinTicks = this.suspectTicks): string[] {
+    return this.members.filter((m) => this.isReachable(m, now, withinTicks))
   }
 }

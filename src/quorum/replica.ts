@@ -69,6 +69,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   private readonly members: readonly string[]
   private readonly memberSet: ReadonlySet<string>
   private readonly others: readonly string[]
+  /** How many members outrank this replica in the Bully order (0 for the highest id). */
+  private readonly outrankedBy: number
   private now = 0
 
   // Durable (hard) state: every change is persisted before anything that depends on it is sent.
@@ -107,6 +109,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     this.members = [...cfg.peers].sort(compareIds)
     this.memberSet = new Set(this.members)
     this.others = this.members.filter((m) => m !== this.id)
+    this.outrankedBy = this.members.length - 1 - this.members.indexOf(this.id)
     this.nonce = cfg.rng.nextUint32().toString(36)
     this.detector = new FailureDetector(this.id, this.members, cfg.suspectTicks, 0)
     this.electionDeadline = this.randomElectionTimeout()
@@ -392,7 +395,11 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     switch (answerElection({id: this.id, votedFor: this.vote, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm}, m.from, m)) {
       case 'ok-and-stand':
         out.toNode(m.from, {type: 'OK', from: this.id, term: this.term} satisfies ElectionOk)
-        this.startElection(out)
+        // Bully: the higher the rank, the sooner it runs, so when several replicas outrank the
+        // candidate the highest usually runs first and the others vote for it instead of splitting
+        // the votes. An ELECTION from a higher replica before our turn gets our vote instead.
+        this.electionDeadline = this.now + this.outrankedBy
+        if (this.now >= this.electionDeadline) this.startElection(out)
         return
       case 'ok':
         out.toNode(m.from, {type: 'OK', from: this.id, term: this.term} satisfies ElectionOk)
@@ -467,8 +474,11 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     this.role = 'follower'
     this.votes.clear()
     this.leaderId = leader
-    if (leader) this.lastLeaderContact = this.now
-    this.electionDeadline = this.now + this.randomElectionTimeout()
+    // A new term alone does not reset the election timer (Raft §5.2); hearing a leader does.
+    if (leader) {
+      this.lastLeaderContact = this.now
+      this.electionDeadline = this.now + this.randomElectionTimeout()
+    }
   }
 
   /** APPEND, COORDINATOR or INSTALL_SNAPSHOT of our term: its sender leads the term. */
@@ -781,7 +791,9 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     const lead = this.lead
     if (this.role !== 'leader' || !lead) return this.deliverWrite(origin, fid, notLeaderOutcome(this.id, this.term), out)
     if (!lead.firstSight(fid)) return
-    const reachable = this.detector.reachable(this.now)
+    // Followers ack every heartbeat, so a leader can tell sooner than a follower who is gone: it
+    // refuses after half an election timeout of silence, before it would step down.
+    const reachable = this.detector.reachable(this.now, Math.max(2 * this.cfg.heartbeatTicks, Math.floor(this.cfg.electionTimeoutTicks / 2)))
     if (reachable.length < writeQuorum(this.members.length)) {
       return this.deliverWrite(origin, fid, {
         ok: false,

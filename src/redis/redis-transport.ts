@@ -37,10 +37,14 @@ export class RedisTransport {
     }
   }
 
-  /** Connects both connections (retrying until it works) and subscribes to `channels`. */
-  async start(channels: string[], onMessage: (channel: string, raw: Buffer) => void): Promise<void> {
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => onMessage(channel.toString(), message))
+  /** Connects both connections, retrying until the broker answers. */
+  async connect(): Promise<void> {
     await Promise.all([connectWithRetry(this.sub), connectWithRetry(this.pub)])
+  }
+
+  /** Subscribes to `channels` (ioredis resubscribes by itself after a reconnect). */
+  async subscribe(channels: string[], onMessage: (channel: string, raw: Buffer) => void): Promise<void> {
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => onMessage(channel.toString(), message))
     await this.sub.subscribe(...channels)
   }
 

@@ -15,7 +15,7 @@ import type {ClientRequest} from './client-messages.js'
 import type {FaultRequest} from './control-messages.js'
 import {PartitionFilter} from './partition-filter.js'
 import type {ReplicaCore} from './replica-core.js'
-import {asClientRequest, asFaultRequest, decodeEnvelope, encodeMessage} from './wire-codec.js'
+import {asClientRequest, asFaultRequest, decodeEnvelope, encodeMessage, isRecord} from './wire-codec.js'
 
 export interface DriverOptions<R, S, M> {
   readonly core: ReplicaCore<R, S, M>
@@ -52,9 +52,11 @@ export class ReplicaDriver<R, S, M> {
   private snapshotting = false
   private readonly hintWaiters = new Map<string, () => void>()
   private compactions = 0
+  private readonly registration: string
 
   constructor(private readonly o: DriverOptions<R, S, M>) {
     this.filter = new PartitionFilter(o.core.id)
+    this.registration = JSON.stringify({id: o.core.id, mode: o.mode, startedAt: new Date().toISOString(), pid: process.pid})
   }
 
   get id(): string {
@@ -65,9 +67,10 @@ export class ReplicaDriver<R, S, M> {
   async start(): Promise<void> {
     const {names, transport, core} = this.o
     const channels = [names.inbox(core.id), names.membersTopic, names.controlTopic, ...this.o.topics]
-    await transport.start(channels, (channel, raw) => this.onRaw(channel, raw))
+    await transport.connect()
+    // The partition must be in force before the first peer message arrives.
     if (this.o.allowFaults) await this.loadFault()
-    await this.register()
+    await transport.subscribe(channels, (channel, raw) => this.onRaw(channel, raw))
     this.o.hints?.resumeFor(core.memberIds())
     this.timers.push(setInterval(() => this.submit(core.tick()), this.o.tickMs))
     this.timers.push(setInterval(() => void this.refreshPresence(), 1000))
@@ -253,8 +256,10 @@ export class ReplicaDriver<R, S, M> {
     try {
       const raw = await this.o.transport.commands.get(this.o.names.faultKey)
       if (!raw) return
-      const m = decodeEnvelope(raw)
-      const req = m.ok ? asFaultRequest({...m.msg, type: 'fault', id: 'startup', replyTo: 'none'}) : null
+      // The key holds {"partition": [[ids], ...]} as `kv fault partition` stored it.
+      const parsed: unknown = JSON.parse(raw)
+      const partition = isRecord(parsed) ? parsed.partition : undefined
+      const req = asFaultRequest({type: 'fault', id: 'startup', replyTo: 'none', partition})
       if (req?.partition) {
         this.filter.set(req.partition)
         this.o.log('warn', `fault: resuming partition ${req.partition.map((g) => g.join(',')).join(' | ')}`)
@@ -264,15 +269,21 @@ export class ReplicaDriver<R, S, M> {
     }
   }
 
-  private async register(): Promise<void> {
-    const info = JSON.stringify({id: this.id, mode: this.o.mode, startedAt: new Date().toISOString(), pid: process.pid})
-    await this.o.transport.commands.hset(this.o.names.membersKey, this.id, info).catch(() => {})
-  }
 
+  /**
+   * Registration and presence, refreshed every second: the broker may have restarted empty, and
+   * clients find replicas only through these keys.
+   */
   private async refreshPresence(): Promise<void> {
     if (this.stopping || !this.o.transport.connected) return
+    const {names, transport} = this.o
     const value = JSON.stringify({id: this.id, mode: this.o.mode})
-    await this.o.transport.commands.set(this.o.names.aliveKey(this.id), value, 'PX', PRESENCE_TTL_MS).catch(() => {})
+    await transport.commands
+      .multi()
+      .hset(names.membersKey, this.id, this.registration)
+      .set(names.aliveKey(this.id), value, 'PX', PRESENCE_TTL_MS)
+      .exec()
+      .catch(() => {})
   }
 
   get partitioned(): boolean {
