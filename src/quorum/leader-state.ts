@@ -3,9 +3,9 @@
  * for their commit, read-index rounds, and the forwarded-write ids it has seen. Created by
  * QuorumReplica.becomeLeader and dropped when it steps down; nothing here is persisted.
  */
-import type {ErrorCode} from '../core/errors.js'
+import {hasMajority} from './majority.js'
 import type {OutgoingTransfer} from './snapshot-transfer.js'
-import type {Command, LogVersion} from './types.js'
+import type {Command} from './types.js'
 
 /** Replication progress of one follower (Raft's nextIndex / matchIndex). */
 export interface PeerProgress {
@@ -21,11 +21,6 @@ export interface PeerProgress {
   transfer: OutgoingTransfer | null
 }
 
-/** How a write ended, as the leader reports it to the replica that took the client's request. */
-export type WriteOutcome =
-  | {readonly ok: true; readonly leader: string; readonly version: LogVersion}
-  | {readonly ok: false; readonly error: {code: ErrorCode; message: string}}
-
 /** A write appended by this leader, waiting for its commit. `origin` is the replica to answer. */
 export interface AppendedWrite {
   readonly fid: string
@@ -39,11 +34,17 @@ export type HeldRequest =
   | {readonly kind: 'write'; readonly fid: string; readonly origin: string; readonly cmd: Command; readonly deadline: number}
   | {readonly kind: 'read'; readonly rid: string; readonly origin: string; readonly deadline: number}
 
+/** A read waiting for its read index, and where to send it. */
+export interface ReadWaiter {
+  readonly rid: string
+  readonly origin: string
+}
+
 /** A read-index round: confirmed once a majority acked a heartbeat numbered `seq` or later. */
-export interface ReadRound {
+interface ReadRound {
   readonly seq: number
   readIndex: number
-  readonly waiters: {readonly rid: string; readonly origin: string}[]
+  readonly waiters: ReadWaiter[]
   readonly deadline: number
   /** False until the heartbeat carrying `seq` has gone out; later reads may still join it. */
   sent: boolean
@@ -56,7 +57,7 @@ export class LeaderState {
   readonly progress = new Map<string, PeerProgress>()
   readonly writes = new Map<number, AppendedWrite>()
   readonly held: HeldRequest[] = []
-  readonly rounds: ReadRound[] = []
+  private readonly rounds: ReadRound[] = []
   /** Numbers read-index rounds; the newest round's number. */
   readSeq = 0
   /**
@@ -77,6 +78,59 @@ export class LeaderState {
   ) {
     this.lastHeartbeat = Number.NEGATIVE_INFINITY
     for (const f of followers) this.progress.set(f, {next: nextIndex, match: 0, ackSeq: 0, progressed: false, transfer: null})
+  }
+
+  /** Followers' match indexes (the leader adds its own last index). */
+  matchIndexes(): number[] {
+    return [...this.progress.values()].map((p) => p.match)
+  }
+
+  /**
+   * A read needs the commit index confirmed by a heartbeat round that starts after it arrived. It
+   * joins the round whose heartbeat has not gone out yet (raising that round's index to the current
+   * commit index is always safe), or opens a new one.
+   */
+  addRead(waiter: ReadWaiter, commitIndex: number, deadline: number): void {
+    const last = this.rounds[this.rounds.length - 1]
+    if (last && !last.sent) {
+      last.readIndex = Math.max(last.readIndex, commitIndex)
+      last.waiters.push(waiter)
+      return
+    }
+    this.readSeq++
+    this.rounds.push({seq: this.readSeq, readIndex: commitIndex, waiters: [waiter], deadline, sent: false})
+  }
+
+  /** True when a round waits for its heartbeat (flush sends one). */
+  get roundPending(): boolean {
+    return this.rounds.some((r) => !r.sent)
+  }
+
+  /** Called as a heartbeat goes out: every open round is in it, and APPENDs now carry its number. */
+  markRoundsSent(): void {
+    for (const r of this.rounds) r.sent = true
+    this.sentSeq = this.readSeq
+  }
+
+  /** Removes and returns the reads whose round a majority (the leader included) has confirmed. */
+  takeConfirmedReads(self: string, members: readonly string[]): {waiter: ReadWaiter; readIndex: number}[] {
+    const done: {waiter: ReadWaiter; readIndex: number}[] = []
+    while (this.rounds.length) {
+      const r = this.rounds[0] as ReadRound
+      if (!r.sent) break
+      const acks = [self, ...[...this.progress].filter(([, p]) => p.ackSeq >= r.seq).map(([id]) => id)]
+      if (!hasMajority(acks, members)) break
+      this.rounds.shift()
+      for (const waiter of r.waiters) done.push({waiter, readIndex: r.readIndex})
+    }
+    return done
+  }
+
+  /** Removes and returns the reads of rounds that ran out of time (or all of them, on step-down). */
+  takeExpiredReads(now: number): ReadWaiter[] {
+    const expired: ReadWaiter[] = []
+    while (this.rounds.length && (this.rounds[0] as ReadRound).deadline <= now) expired.push(...(this.rounds.shift() as ReadRound).waiters)
+    return expired
   }
 
   /** True the first time `fid` is seen in this term (the caller then handles the write). */

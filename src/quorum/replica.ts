@@ -30,12 +30,13 @@ import {FailureDetector} from './failure-detector.js'
 import {appendFromLeader} from './follower-append.js'
 import {FrontDesk, type Route} from './front-desk.js'
 import {KeyValueState} from './kv-state.js'
-import {LeaderState, type PeerProgress, type WriteOutcome} from './leader-state.js'
+import {LeaderState, type PeerProgress} from './leader-state.js'
 import {hasMajority, majorityContactTick, majorityMatchIndex, writeQuorum} from './majority.js'
 import type {
   Append,
   AppendAck,
   Commit,
+  Coordinator,
   Election,
   ElectionOk,
   Forward,
@@ -52,6 +53,17 @@ import {recover} from './recovery.js'
 import type {QuorumRecord, QuorumSnapshot} from './records.js'
 import {ReplicatedLog} from './replicated-log.js'
 import {chunkState, IncomingTransfer} from './snapshot-transfer.js'
+import {
+  busyOutcome,
+  heldDroppedOutcome,
+  leaderNoQuorum,
+  lostLeadershipOutcome,
+  notCommittedInTime,
+  notLeaderOutcome,
+  notReadyInTime,
+  outcomeOf,
+  type WriteOutcome,
+} from './write-outcomes.js'
 import type {Command, KeyVersion, LogEntry, QuorumRole} from './types.js'
 
 type Out = OutputBuilder<QuorumRecord>
@@ -206,7 +218,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     const out: Out = new OutputBuilder()
     const lead = this.lead
     if (this.role === 'leader' && lead) {
-      if (lead.rounds.some((r) => !r.sent)) this.heartbeat(out)
+      if (lead.roundPending) this.heartbeat(out)
       else {
         for (const [peer, p] of lead.progress) {
           if (!p.transfer && p.next <= this.log.lastIndex) this.sendAppend(peer, p, out, false)
@@ -321,7 +333,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       case 'VOTE':
         return this.onVote(m, out)
       case 'COORDINATOR':
-        return this.onLeaderMessage(m.from, out)
+        return this.onLeaderMessage(m.from)
       case 'APPEND':
         return this.onAppend(m, out)
       case 'APPEND_ACK':
@@ -456,7 +468,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     this.lead = new LeaderState(this.others, noop.index, this.now, noop.index)
     this.appendAsLeader(noop, out)
     out.log('info', `leader of term ${this.term}`)
-    out.toTopic('election', {type: 'COORDINATOR', from: this.id, term: this.term})
+    out.toTopic('election', {type: 'COORDINATOR', from: this.id, term: this.term} satisfies Coordinator)
     this.heartbeat(out)
     this.advanceCommit(out)
   }
@@ -470,19 +482,21 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       this.incoming = null
       out.persist.push({t: 'term', term, vote: null})
     }
-    if (this.role === 'leader') this.stepDown(out, why)
+    const wasLeader = this.role === 'leader'
+    if (wasLeader) this.stepDown(out, why)
     this.role = 'follower'
     this.votes.clear()
     this.leaderId = leader
-    // A new term alone does not reset the election timer (Raft §5.2); hearing a leader does.
-    if (leader) {
+    // A new term alone does not reset the election timer (Raft §5.2); hearing a leader does, and so
+    // does stepping down (its timer ran out long ago; running again at once would only churn terms).
+    if (leader || wasLeader) {
       this.lastLeaderContact = this.now
       this.electionDeadline = this.now + this.randomElectionTimeout()
     }
   }
 
   /** APPEND, COORDINATOR or INSTALL_SNAPSHOT of our term: its sender leads the term. */
-  private onLeaderMessage(from: string, out: Out): void {
+  private onLeaderMessage(from: string): void {
     invariant(this.role !== 'leader', `two leaders in term ${this.term}: ${this.id} and ${from}`)
     if (this.leaderId !== null) invariant(this.leaderId === from, `two leaders in term ${this.term}: ${this.leaderId} and ${from}`)
     this.role = 'follower'
@@ -490,7 +504,6 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     this.leaderId = from
     this.lastLeaderContact = this.now
     this.electionDeadline = this.now + this.randomElectionTimeout()
-    void out
   }
 
   private leaderIsLive(): boolean {
@@ -536,8 +549,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   private heartbeat(out: Out): void {
     const lead = this.lead as LeaderState
     lead.lastHeartbeat = this.now
-    for (const r of lead.rounds) r.sent = true
-    lead.sentSeq = lead.readSeq
+    lead.markRoundsSent()
     for (const [peer, p] of lead.progress) {
       if (p.transfer) {
         this.sendChunk(peer, p, out)
@@ -577,8 +589,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   private advanceCommit(out: Out): void {
     const lead = this.lead
     if (this.role !== 'leader' || !lead) return
-    const matches = [this.log.lastIndex, ...[...lead.progress.values()].map((p) => p.match)]
-    const n = majorityMatchIndex(matches)
+    const n = majorityMatchIndex([this.log.lastIndex, ...lead.matchIndexes()])
     if (n > this.commitIndex && this.log.termAt(n) === this.term) this.setCommit(n, out)
   }
 
@@ -637,39 +648,29 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       if (h.kind === 'write') this.deliverWrite(h.origin, h.fid, heldDroppedOutcome(this.id), out)
       else this.deliverReadIndex(h.origin, h.rid, null, out)
     }
-    for (const r of lead.rounds) for (const w of r.waiters) this.deliverReadIndex(w.origin, w.rid, null, out)
+    for (const w of lead.takeExpiredReads(Number.POSITIVE_INFINITY)) this.deliverReadIndex(w.origin, w.rid, null, out)
   }
 
   private expireLeaderWork(lead: LeaderState, out: Out): void {
     for (const w of lead.writes.values()) {
       if (this.now < w.deadline) continue
       lead.writes.delete(w.index)
-      this.deliverWrite(w.origin, w.fid, {
-        ok: false,
-        error: {code: 'TIMEOUT', message: `the write was appended at index ${w.index} of term ${this.term} but a majority did not acknowledge it in time; it may still commit (read the key to find out)`},
-      }, out)
+      this.deliverWrite(w.origin, w.fid, notCommittedInTime(w.index, this.term), out)
     }
     for (let i = lead.held.length - 1; i >= 0; i--) {
       const h = lead.held[i]
       if (!h || this.now < h.deadline) continue
       lead.held.splice(i, 1)
-      if (h.kind === 'write') {
-        this.deliverWrite(h.origin, h.fid, {
-          ok: false,
-          error: {code: 'TIMEOUT', message: `leader ${this.id} was still bringing a majority up to date and did not take the write in time; it was not written, retry`},
-        }, out)
-      } else this.deliverReadIndex(h.origin, h.rid, null, out)
+      if (h.kind === 'write') this.deliverWrite(h.origin, h.fid, notReadyInTime(this.id), out)
+      else this.deliverReadIndex(h.origin, h.rid, null, out)
     }
-    while (lead.rounds.length && (lead.rounds[0] as {deadline: number}).deadline <= this.now) {
-      const r = lead.rounds.shift()
-      for (const w of r?.waiters ?? []) this.deliverReadIndex(w.origin, w.rid, null, out)
-    }
+    for (const w of lead.takeExpiredReads(this.now)) this.deliverReadIndex(w.origin, w.rid, null, out)
   }
 
   // ---- replication: follower -----------------------------------------------------------------
 
   private onAppend(m: Append, out: Out): void {
-    this.onLeaderMessage(m.from, out)
+    this.onLeaderMessage(m.from)
     for (const id of m.alive ?? []) if (this.memberSet.has(id)) this.detector.heard(id, this.now)
     const r = appendFromLeader(this.log, this.commitIndex, m)
     out.persist.push(...r.records)
@@ -684,7 +685,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   /** Seed 002's COMMIT: apply up to it, as far as our log is known to match the leader's. */
   private onCommit(m: Commit, out: Out): void {
     if (m.term !== this.term) return
-    this.onLeaderMessage(m.from, out)
+    this.onLeaderMessage(m.from)
     this.setCommit(Math.min(m.commitIndex, this.matchedIndex), out)
   }
 
@@ -716,7 +717,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   }
 
   private onInstallSnapshot(m: InstallSnapshot, out: Out): void {
-    this.onLeaderMessage(m.from, out)
+    this.onLeaderMessage(m.from)
     const ack = (seq: number, done: boolean) =>
       out.toNode(m.from, {type: 'INSTALL_SNAPSHOT_ACK', from: this.id, term: this.term, index: m.index, seq, done} satisfies InstallSnapshotAck)
     if (m.index <= this.appliedIndex) return ack(m.seq, true) // already have it (applied means committed)
@@ -795,13 +796,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     // refuses after half an election timeout of silence, before it would step down.
     const reachable = this.detector.reachable(this.now, Math.max(2 * this.cfg.heartbeatTicks, Math.floor(this.cfg.electionTimeoutTicks / 2)))
     if (reachable.length < writeQuorum(this.members.length)) {
-      return this.deliverWrite(origin, fid, {
-        ok: false,
-        error: {
-          code: 'NO_QUORUM',
-          message: `leader ${this.id} reaches only ${reachable.length} of ${this.members.length} replicas (${reachable.join(', ')}); ${writeQuorum(this.members.length)} are needed, so the write was not written anywhere and never will be. Start the missing replicas or heal the partition, then retry`,
-        },
-      }, out)
+      return this.deliverWrite(origin, fid, leaderNoQuorum(this.id, reachable, this.members.length), out)
     }
     const deadline = this.now + timeoutTicks
     if (!lead.ready) {
@@ -844,30 +839,14 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     this.startReadRound(lead, origin, rid, out)
   }
 
+  /** The round's heartbeat goes out in flush(), once per burst of reads. */
   private startReadRound(lead: LeaderState, origin: string, rid: string, out: Out): void {
     if (this.others.length === 0) return this.deliverReadIndex(origin, rid, this.commitIndex, out)
-    const last = lead.rounds[lead.rounds.length - 1]
-    if (last && !last.sent) {
-      // Join the round whose heartbeat has not gone out yet; raising its index is always safe.
-      last.readIndex = Math.max(last.readIndex, this.commitIndex)
-      last.waiters.push({rid, origin})
-      return
-    }
-    lead.readSeq++
-    lead.rounds.push({seq: lead.readSeq, readIndex: this.commitIndex, waiters: [{rid, origin}], deadline: this.now + this.cfg.electionTimeoutTicks, sent: false})
-    void out // the heartbeat goes out in flush(), once per burst of reads
+    lead.addRead({rid, origin}, this.commitIndex, this.now + this.cfg.electionTimeoutTicks)
   }
 
-  /** A round is confirmed when a majority (us included) acked a heartbeat sent after it began. */
   private confirmReads(lead: LeaderState, out: Out): void {
-    while (lead.rounds.length) {
-      const r = lead.rounds[0] as (typeof lead.rounds)[number]
-      if (!r.sent) return
-      const acks = [this.id, ...[...lead.progress].filter(([, p]) => p.ackSeq >= r.seq).map(([id]) => id)]
-      if (!hasMajority(acks, this.members)) return
-      lead.rounds.shift()
-      for (const w of r.waiters) this.deliverReadIndex(w.origin, w.rid, r.readIndex, out)
-    }
+    for (const {waiter, readIndex} of lead.takeConfirmedReads(this.id, this.members)) this.deliverReadIndex(waiter.origin, waiter.rid, readIndex, out)
   }
 
   private deliverReadIndex(origin: string, rid: string, readIndex: number | null, out: Out): void {
@@ -888,33 +867,4 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     }
     this.aliveView = now
   }
-}
-
-function outcomeOf(m: ForwardReply): WriteOutcome {
-  return m.ok ? {ok: true, leader: m.leader, version: m.version} : {ok: false, error: m.error}
-}
-
-function notLeaderOutcome(id: string, term: number): WriteOutcome {
-  return {
-    ok: false,
-    error: {code: 'TIMEOUT', message: `replica ${id} is not the leader of term ${term} any more; the write's outcome is unknown (read the key to find out, then retry)`},
-  }
-}
-
-function lostLeadershipOutcome(id: string, index: number): WriteOutcome {
-  return {
-    ok: false,
-    error: {code: 'TIMEOUT', message: `leader ${id} lost its leadership before index ${index} committed; the write may still commit under the next leader (read the key to find out)`},
-  }
-}
-
-function heldDroppedOutcome(id: string): WriteOutcome {
-  return {
-    ok: false,
-    error: {code: 'TIMEOUT', message: `leader ${id} lost its leadership before it took the write; it was not written, retry`},
-  }
-}
-
-function busyOutcome(id: string): WriteOutcome {
-  return {ok: false, error: {code: 'UNAVAILABLE', message: `leader ${id} has too many writes in flight; retry shortly`}}
 }

@@ -13,6 +13,10 @@ import {RedisTransport, type Log} from '../redis/redis-transport.js'
 import {redactUrl} from '../redis/connect.js'
 import {DurableStore} from '../storage/durable-store.js'
 import {ReplicaDriver} from './replica-driver.js'
+import {QuorumReplica} from '../quorum/replica.js'
+import {DEFAULT_QUORUM_TIMING} from '../quorum/config.js'
+import {asQuorumPeerMessage} from '../quorum/validate-messages.js'
+import type {QuorumRecord, QuorumSnapshot} from '../quorum/records.js'
 
 export interface ReplicaOptions {
   id: string
@@ -31,10 +35,14 @@ function makeLog(id: string): Log {
   }
 }
 
-/** Runs until a signal; resolves after the graceful stop. */
-export async function runReplica(opts: ReplicaOptions): Promise<void> {
-  const log = makeLog(opts.id)
-  if (opts.mode !== 'eventual') throw new Error('quorum mode is not built yet')
+/** Something the signal handlers can stop gracefully. */
+interface Stoppable {
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Eventual mode: the vector-clock replica, with BullMQ hinted hand-off. */
+async function eventualDriver(opts: ReplicaOptions, log: Log): Promise<{driver: Stoppable; members: string[]}> {
   const names = clusterNames(opts.cluster)
   const {store, recovered} = await DurableStore.open<EventualSnapshot, EventualRecord>(opts.dataDir)
   for (const w of recovered.warnings) log('warn', w)
@@ -57,11 +65,42 @@ export async function runReplica(opts: ReplicaOptions): Promise<void> {
     hints,
     log,
   })
+  return {driver, members: core.memberIds()}
+}
+
+/** Quorum mode: Bully-elected leader with terms, majority commit (no hints: the log catches up). */
+async function quorumDriver(opts: ReplicaOptions, log: Log): Promise<{driver: Stoppable; members: string[]}> {
+  const names = clusterNames(opts.cluster)
+  const {store, recovered} = await DurableStore.open<QuorumSnapshot, QuorumRecord>(opts.dataDir)
+  for (const w of recovered.warnings) log('warn', w)
+  const core = new QuorumReplica({id: opts.id, peers: opts.peers, rng: new Rng(randomInt(2 ** 31)), ...DEFAULT_QUORUM_TIMING})
+  core.restore(recovered.snapshot, recovered.records)
+  log('info', `recovered from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
+  const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
+  const driver = new ReplicaDriver({
+    core: core as never,
+    mode: 'quorum',
+    store,
+    transport,
+    names,
+    tickMs: DEFAULT_QUORUM_TIMING.tickMs,
+    allowFaults: opts.allowFaults,
+    asPeerMessage: asQuorumPeerMessage as never,
+    topics: [names.electionTopic, names.commitTopic],
+    log,
+  })
+  return {driver, members: core.memberIds()}
+}
+
+/** Runs until a signal; resolves after the graceful stop. */
+export async function runReplica(opts: ReplicaOptions): Promise<void> {
+  const log = makeLog(opts.id)
+  const {driver, members} = opts.mode === 'quorum' ? await quorumDriver(opts, log) : await eventualDriver(opts, log)
   let stopping: Promise<void> | null = null
   const stop = (signal: string) => {
     if (stopping) return
     log('info', `${signal}: finishing in-flight requests, writing a snapshot`)
-    stopping = driver!.stop().then(
+    stopping = driver.stop().then(
       () => {
         log('info', 'stopped cleanly')
         process.exit(0)
@@ -75,6 +114,6 @@ export async function runReplica(opts: ReplicaOptions): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   await driver.start()
-  log('info', `serving as ${opts.mode} replica ${opts.id} of cluster ${opts.cluster} via ${redactUrl(opts.redisUrl)} (members: ${core.memberIds().sort().join(',')})`)
+  log('info', `serving as ${opts.mode} replica ${opts.id} of cluster ${opts.cluster} via ${redactUrl(opts.redisUrl)} (members: ${members.sort().join(',')})`)
   await new Promise<void>(() => {}) // runs until a signal ends the process
 }

@@ -44,11 +44,14 @@ async function bounceBroker(redis: TestRedis): Promise<void> {
   await redis.startProcess()
 }
 
-/** Waits until every replica answers requests addressed to it again (a fresh client). */
+/**
+ * Waits until every replica serves requests addressed to it (`--node ID`) again, through a fresh
+ * client (the old ones lost their connections with the broker).
+ */
 async function waitServing(cluster: TestCluster): Promise<KvClient> {
   const client = await cluster.client()
   await waitFor('every replica to serve again', async () => {
-    for (const id of FIVE) await client.nodeStatus(id, {timeoutMs: 1000})
+    for (const id of FIVE) await client.read('probe', {node: id, r: 1, timeoutMs: 1000})
     return true
   }, {timeoutMs: 30_000})
   return client
@@ -93,7 +96,7 @@ describe('eventual mode: the broker restarts empty', function () {
       expect(st.nodes.map((n) => `${n.id}:${n.alive}`)).to.deep.equal(FIVE.map((id) => `${id}:true`))
       expect(st.nodes.map((n) => n.keys)).to.deep.equal([3, 3, 3, 3, 3])
       return true
-    }, {timeoutMs: 20_000})
+    }, {timeoutMs: 10_000})
 
     const put = (await client.put('anywhere', 'v')) as PutResultEventual
     expect(FIVE).to.include(put.node)

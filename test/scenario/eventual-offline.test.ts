@@ -4,7 +4,9 @@
  * the newest values and exactly the clocks the others hold — without any client traffic to it.
  * The only requests the returning replica gets are r:1 reads, which answer from its own state
  * (no peers asked, no read repair), so the catch-up is the replicas' own doing (hints and
- * anti-entropy). Two variants: a clean SIGTERM (which must exit 0) and a kill -9.
+ * anti-entropy). Then the update is sent once more, through the returning replica, and supersedes
+ * the newest version everywhere (its clock merged the others'). Two variants: a clean SIGTERM
+ * (which must exit 0) and a kill -9.
  */
 import {expect} from 'chai'
 import type {KvClient, PutResultEventual} from '../../src/client/index.js'
@@ -59,6 +61,13 @@ async function expectCaughtUp(cluster: TestCluster, client: KvClient, victim: st
   expectValues(await readLocal(client, victim, 'k5'), [initial.get('k5')!])
   // Every other replica holds exactly the same versions.
   for (const [key, want] of updated) for (const id of cluster.ids) expectValues(await readLocal(client, id, key), [want], `${id} ${key}`)
+  // The update sent again, now through the returning replica: its merged clock is the base, so the
+  // new version supersedes the newest one (no sibling), everywhere.
+  const k1 = updated.get('k1')!
+  const again = (await client.put('k1', 'k1-v4', {node: victim, w: 'all'})) as PutResultEventual
+  expect(again.replicas).to.equal(5)
+  expect(again.clock).to.deep.equal({...k1.clock, [victim]: 1})
+  for (const id of cluster.ids) expectValues(await readLocal(client, id, 'k1'), [{value: 'k1-v4', clock: again.clock}], `${id} k1`)
 }
 
 describe('eventual mode: a replica that was offline catches up (seed 000 a)', function () {

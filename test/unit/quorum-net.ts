@@ -11,7 +11,6 @@ import type {Destination, Output} from '../../src/core/machine.js'
 import {Rng} from '../../src/core/rng.js'
 import type {ClientReply, ClientRequest} from '../../src/runtime/client-messages.js'
 import type {QuorumConfig} from '../../src/quorum/config.js'
-import type {QuorumPeerMessage} from '../../src/quorum/messages.js'
 import type {QuorumRecord, QuorumSnapshot} from '../../src/quorum/records.js'
 import {QuorumReplica} from '../../src/quorum/replica.js'
 import type {KeyVersion, LogEntry} from '../../src/quorum/types.js'
@@ -61,6 +60,13 @@ export class QuorumNet {
   /** Client replies by request id; `replyCounts` catches a request answered twice. */
   readonly replies = new Map<string, ClientReply>()
   readonly replyCounts = new Map<string, number>()
+  /** Real-time order of client events: when each request was issued and when its reply arrived. */
+  readonly issuedAt = new Map<string, number>()
+  readonly repliedAt = new Map<string, number>()
+  /** Which replica each request went to, and the event count at each replica's last crash. */
+  readonly sentTo = new Map<string, string>()
+  readonly lastCrash = new Map<string, number>()
+  private events = 0
   readonly checker: SafetyChecker
   /** Peer messages delivered, and dropped by the validator (must stay 0: the core only sends valid ones). */
   delivered = 0
@@ -121,6 +127,7 @@ export class QuorumNet {
   // ---- faults --------------------------------------------------------------------------------
 
   crash(id: string): void {
+    if (this.replicas.get(id)) this.lastCrash.set(id, this.events++)
     this.replicas.set(id, null)
   }
 
@@ -173,6 +180,8 @@ export class QuorumNet {
 
   /** A client request goes straight to the replica's inbox (clients are never partitioned). */
   client(node: string, req: ClientRequest): void {
+    this.issuedAt.set(req.id, this.events++)
+    this.sentTo.set(req.id, node)
     const r = this.replicas.get(node)
     if (!r) {
       this.recordReply({type: 'client.reply', id: req.id, ok: false, error: {code: 'UNAVAILABLE', message: `${node} is down`}})
@@ -186,9 +195,17 @@ export class QuorumNet {
     return this.replies.get(id)
   }
 
+  /** True when the replica a request went to crashed after it was issued (so no reply is expected). */
+  lostWithReplica(id: string): boolean {
+    const node = this.sentTo.get(id)
+    return node !== undefined && (this.lastCrash.get(node) ?? -1) > (this.issuedAt.get(id) ?? Infinity)
+  }
+
   private recordReply(reply: ClientReply): void {
     this.replyCounts.set(reply.id, (this.replyCounts.get(reply.id) ?? 0) + 1)
-    if (!this.replies.has(reply.id)) this.replies.set(reply.id, reply)
+    if (this.replies.has(reply.id)) return
+    this.replies.set(reply.id, reply)
+    this.repliedAt.set(reply.id, this.events++)
   }
 
   // ---- time ----------------------------------------------------------------------------------
