@@ -3,7 +3,9 @@
  * commits on a majority and every replica reads it back; with three of five replicas down a write is
  * refused with NO_QUORUM and the value never appears after they return; killing the leader (kill -9)
  * yields a new serving leader (the measured failover time is printed), and the old leader rejoins as
- * a follower so there is one leader.
+ * a follower so there is one leader; a partition that leaves the leader in a minority stops the
+ * minority from committing while the majority elects and commits, and after healing the minority's
+ * uncommitted write is gone; kill -9 of every replica loses no committed write.
  */
 import {expect} from 'chai'
 import {KvError} from '../../src/core/errors.js'
@@ -97,5 +99,63 @@ describe('quorum mode (real processes)', function () {
     const r = await c.read('k', {node: old})
     expect(r.values.map((v) => v.value)).to.deep.equal(['after'])
     expect(final).to.be.a('string')
+  })
+
+  it('a leader partitioned into a minority cannot commit; the majority elects and commits; the minority write is gone after heal', async () => {
+    cluster = new TestCluster(redis.url, uniqueCluster('q-partition'), IDS, 'quorum')
+    cluster.startAll()
+    const c = await cluster.client()
+    const old = await leaderOf(c, IDS)
+    const buddy = IDS.find((id) => id !== old)!
+    const minority = [old, buddy]
+    const majority = IDS.filter((id) => !minority.includes(id))
+    await c.put('k', 'before', {node: old})
+    await c.partition([minority, majority])
+    // The old leader cannot commit: the write is refused or its outcome stays unknown.
+    let minorityCode: string | undefined
+    try {
+      await c.put('k', 'minority', {node: old, timeoutMs: 3000})
+    } catch (error) {
+      minorityCode = (error as KvError).code
+    }
+    expect(minorityCode, 'a minority write must not commit').to.be.oneOf(['TIMEOUT', 'NO_QUORUM'])
+    const committed = await waitFor('the majority side commits', async () => {
+      try {
+        return (await c.put('k', 'majority', {node: majority[0], timeoutMs: 2000})) as PutResultQuorum
+      } catch {
+        return null
+      }
+    }, {timeoutMs: 20_000})
+    expect(committed.leader).to.be.oneOf(majority)
+    await c.heal()
+    await leaderOf(c, IDS)
+    for (const id of IDS) {
+      const r = await waitFor(`${id} reads the majority write`, async () => {
+        const x = await c.read('k', {node: id})
+        return x.values[0]?.value === 'majority' ? x : null
+      }, {timeoutMs: 20_000})
+      expect(r.values.map((v) => v.value), id).to.deep.equal(['majority'])
+    }
+  })
+
+  it('kill -9 of every replica loses no committed write', async () => {
+    cluster = new TestCluster(redis.url, uniqueCluster('q-killall'), IDS, 'quorum')
+    cluster.startAll()
+    const c = await cluster.client()
+    await leaderOf(c, IDS)
+    const acked: string[] = []
+    for (let i = 0; i < 20; i++) {
+      await c.put(`key${i}`, `value${i}`, {node: IDS[i % IDS.length]})
+      acked.push(`key${i}`)
+    }
+    for (const id of IDS) await cluster.kill(id)
+    cluster.startAll()
+    await leaderOf(c, IDS)
+    for (const id of IDS) {
+      for (const [i, key] of acked.entries()) {
+        const r = await c.read(key, {node: id})
+        expect(r.values.map((v) => v.value), `${key} on ${id}`).to.deep.equal([`value${i}`])
+      }
+    }
   })
 })
