@@ -51,7 +51,6 @@ export class ReplicaDriver<R, S, M> {
   private lastDropReason = ''
   private snapshotting = false
   private readonly hintWaiters = new Map<string, () => void>()
-  private compactions = 0
   private readonly registration: string
 
   constructor(private readonly o: DriverOptions<R, S, M>) {
@@ -128,10 +127,6 @@ export class ReplicaDriver<R, S, M> {
     if (this.dropped === this.droppedReported) return
     this.o.log('warn', `dropped ${this.dropped - this.droppedReported} invalid message(s) in the last ${DROP_REPORT_MS / 1000}s (last: ${this.lastDropReason}); ${this.dropped} in all`)
     this.droppedReported = this.dropped
-  }
-
-  get droppedMessages(): number {
-    return this.dropped
   }
 
   // ---- outputs -------------------------------------------------------------------------------
@@ -286,10 +281,6 @@ export class ReplicaDriver<R, S, M> {
       .catch(() => {})
   }
 
-  get partitioned(): boolean {
-    return this.filter.active
-  }
-
   private async maybeSnapshot(): Promise<void> {
     const every = this.o.snapshotEveryRecords ?? 50_000
     if (this.snapshotting || this.o.store.recordsSinceSnapshot < every) return
@@ -302,7 +293,6 @@ export class ReplicaDriver<R, S, M> {
     this.snapshotting = true
     try {
       await this.o.store.compact(this.o.core.snapshot())
-      this.compactions++
     } finally {
       this.snapshotting = false
     }
