@@ -5,7 +5,7 @@
  * delays, drops, duplicates and reorders messages and can be partitioned. A crash throws the replica
  * away; a restart builds a new one from exactly the records it had persisted (and its snapshot).
  *
- * Every run is replayable from its seed. The SafetyChecker watches every Output as it happens.
+ * Every run is replayable from its seed. The QuorumSafetyChecker (src/check) watches every Output as it happens.
  */
 import type {Destination, Output} from '../../src/core/machine.js'
 import {Rng} from '../../src/core/rng.js'
@@ -13,8 +13,8 @@ import type {ClientReply, ClientRequest} from '../../src/runtime/client-messages
 import type {QuorumConfig} from '../../src/quorum/config.js'
 import type {QuorumRecord, QuorumSnapshot} from '../../src/quorum/records.js'
 import {QuorumReplica} from '../../src/quorum/replica.js'
-import type {KeyVersion, LogEntry} from '../../src/quorum/types.js'
 import {asQuorumPeerMessage} from '../../src/quorum/validate-messages.js'
+import {QuorumSafetyChecker} from '../../src/check/quorum-safety.js'
 
 export interface NetFaults {
   /** Probability that a peer message is lost. */
@@ -67,7 +67,7 @@ export class QuorumNet {
   readonly sentTo = new Map<string, string>()
   readonly lastCrash = new Map<string, number>()
   private events = 0
-  readonly checker: SafetyChecker
+  readonly checker: QuorumSafetyChecker
   /** Peer messages delivered, and dropped by the validator (must stay 0: the core only sends valid ones). */
   delivered = 0
   invalid = 0
@@ -85,7 +85,7 @@ export class QuorumNet {
     this.rng = new Rng(seed)
     this.faults = faults
     this.ids = Array.from({length: n}, (_, i) => `n${i + 1}`)
-    this.checker = new SafetyChecker(this)
+    this.checker = new QuorumSafetyChecker(() => `seed ${this.seed} tick ${this.now}`)
     for (const id of this.ids) {
       this.disks.set(id, {snapshot: null, records: []})
       this.replicas.set(id, this.build(id))
@@ -274,9 +274,10 @@ export class QuorumNet {
   private process(id: string, out: Output<QuorumRecord>): void {
     const disk = this.disks.get(id) as Disk
     for (const rec of out.persist) disk.records.push(clone(rec))
-    this.checker.persisted(id, out.persist)
+    this.checker.persisted(out.persist)
     for (const s of out.send) this.send(id, s.to, s.msg)
-    this.checker.observe(id)
+    const r = this.replicas.get(id)
+    if (r) this.checker.observe(r)
   }
 
   private send(from: string, to: Destination, msg: object): void {
@@ -299,89 +300,6 @@ export class QuorumNet {
       // Random order keys make equal-time messages overtake each other.
       this.inflight.push({at: this.now + this.rng.int(this.faults.delayMaxTicks + 1), order: this.order++ + this.rng.int(4) * 1e9, from, to, json})
     }
-  }
-}
-
-/**
- * Invariants checked after every Output of every replica:
- * - election safety: at most one leader per term, ever;
- * - state-machine safety: every replica that commits index i commits the same entry;
- * - leader completeness: a replica that becomes leader holds every entry known committed so far;
- * - the written set: every value that ever reached any replica's disk (NO_QUORUM values must not).
- * Violations are collected (with the seed) rather than thrown inside the replica's call stack.
- */
-export class SafetyChecker {
-  readonly violations: string[] = []
-  readonly leaderOfTerm = new Map<number, string>()
-  readonly committed = new Map<number, LogEntry>()
-  /** Every value any replica ever persisted in a log entry. */
-  readonly everWritten = new Set<string>()
-  private readonly seenCommit = new Map<string, number>()
-  private readonly wasLeader = new Map<string, number>()
-
-  constructor(private readonly net: QuorumNet) {}
-
-  persisted(id: string, records: readonly QuorumRecord[]): void {
-    void id
-    for (const r of records) {
-      if (r.t === 'entries') for (const e of r.entries) if (e.cmd?.value != null) this.everWritten.add(e.cmd.value)
-    }
-  }
-
-  observe(id: string): void {
-    const r = this.net.replicas.get(id)
-    if (!r) return
-    const term = r.currentTerm
-    if (r.currentRole === 'leader') {
-      const other = this.leaderOfTerm.get(term)
-      if (other !== undefined && other !== id) this.fail(`two leaders in term ${term}: ${other} and ${id}`)
-      this.leaderOfTerm.set(term, id)
-      if (this.wasLeader.get(id) !== term) {
-        this.wasLeader.set(id, term)
-        for (const [i, e] of this.committed) {
-          if (i <= r.logBase) continue
-          if (r.termAt(i) !== e.term) this.fail(`new leader ${id} of term ${term} lacks committed entry ${i} (term ${e.term}); it has term ${r.termAt(i)}`)
-        }
-      }
-    }
-    const from = this.seenCommit.get(id) ?? 0
-    for (let i = Math.max(from, r.logBase) + 1; i <= r.commit; i++) {
-      const e = r.entryAt(i)
-      if (!e) continue
-      const known = this.committed.get(i)
-      if (!known) this.committed.set(i, e)
-      else if (known.term !== e.term || JSON.stringify(known.cmd) !== JSON.stringify(e.cmd)) {
-        this.fail(`${id} committed ${JSON.stringify(e)} at ${i} but ${JSON.stringify(known)} was committed there`)
-      }
-    }
-    if (r.commit > from) this.seenCommit.set(id, r.commit)
-  }
-
-  /** The applied state every replica must have at `index`, from the committed entries (undefined if some are unknown). */
-  referenceState(index: number): Map<string, KeyVersion> | undefined {
-    const state = new Map<string, KeyVersion>()
-    for (let i = 1; i <= index; i++) {
-      const e = this.committed.get(i)
-      if (!e) return undefined
-      if (e.cmd) state.set(e.cmd.key, {value: e.cmd.value, version: {term: e.term, index: e.index}})
-    }
-    return state
-  }
-
-  /** Applied prefixes agree: each up replica's applied state equals the committed log's at its applied index. */
-  checkAppliedStates(): void {
-    for (const r of this.net.up()) {
-      const ref = this.referenceState(r.applied)
-      if (!ref) continue
-      const mine = new Map(r.appliedState())
-      if (JSON.stringify([...mine].sort()) !== JSON.stringify([...ref].sort())) {
-        this.fail(`${r.id} applied state at ${r.applied} differs from the committed log's`)
-      }
-    }
-  }
-
-  private fail(what: string): void {
-    if (this.violations.length < 20) this.violations.push(`seed ${this.net.seed} tick ${this.net.now}: ${what}`)
   }
 }
 

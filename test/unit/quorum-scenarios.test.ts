@@ -10,7 +10,7 @@
  * the contract's answers.
  *
  * How: the seeded in-memory network of quorum-net.ts, mostly without loss so each step's outcome is
- * exact; timing bounds are in ticks of TEST_TIMING. The SafetyChecker runs throughout and must end
+ * exact; timing bounds are in ticks of TEST_TIMING. The QuorumSafetyChecker runs throughout and must end
  * with no violation.
  */
 import {expect} from 'chai'
@@ -44,7 +44,7 @@ function errorCode(reply: ClientReply): string | undefined {
 }
 
 function expectSafe(net: QuorumNet): void {
-  net.checker.checkAppliedStates()
+  net.checker.checkAppliedStates(net.up())
   expect(net.checker.violations).to.deep.equal([])
   expect(net.invalid, 'messages failing validation').to.equal(0)
 }
