@@ -1,0 +1,80 @@
+/**
+ * `npm run sim -- --mode eventual|quorum --seeds 1000 [--from 1] [--jobs N]` runs many seeds
+ * (split across worker threads) and prints each failing seed with the command that replays it;
+ * `npm run sim -- --mode quorum --seed 42` replays one seed exactly and prints its trace.
+ * Exit status: 0 when every seed is clean, 1 when any seed found a violation, 2 on bad usage or
+ * when a search bound left a verdict unknown.
+ */
+import {availableParallelism} from 'node:os'
+import {parseArgs} from 'node:util'
+import {runSeed, type SimMode} from './run-seed.js'
+import {runSeedsInWorkers, type SeedSummary} from './seed-workers.js'
+
+function usage(message: string): never {
+  process.stderr.write(`${message}\nusage: npm run sim -- --mode eventual|quorum (--seeds N [--from S] [--jobs J] | --seed N [--quiet])\n`)
+  process.exit(2)
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 0) usage(`--${name} must be a non-negative integer, got ${raw}`)
+  return n
+}
+
+async function main(): Promise<void> {
+  const {values} = parseArgs({
+    options: {
+      mode: {type: 'string'},
+      seeds: {type: 'string'},
+      seed: {type: 'string'},
+      from: {type: 'string'},
+      jobs: {type: 'string'},
+      quiet: {type: 'boolean'},
+    },
+    strict: true,
+  })
+  const mode = values.mode
+  if (mode !== 'eventual' && mode !== 'quorum') usage('--mode must be eventual or quorum')
+  if (values.seed !== undefined) return replay(mode, positiveInt('seed', values.seed, 0), values.quiet ?? false)
+  const count = positiveInt('seeds', values.seeds, 100)
+  const from = positiveInt('from', values.from, 1)
+  const jobs = Math.max(1, positiveInt('jobs', values.jobs, availableParallelism()))
+  const started = performance.now()
+  let done = 0
+  const failures: SeedSummary[] = []
+  const totals = {ops: 0, okOps: 0, faults: 0, unknown: 0}
+  await runSeedsInWorkers(mode, from, count, jobs, (s) => {
+    done++
+    totals.ops += s.ops
+    totals.okOps += s.okOps
+    totals.faults += s.faults
+    if (s.verdict === 'unknown') totals.unknown++
+    if (s.verdict !== 'ok') {
+      failures.push(s)
+      process.stdout.write(`${s.verdict.toUpperCase()} seed ${s.seed}: ${s.problems.slice(0, 3).join(' | ')}\n  replay: npm run sim -- --mode ${mode} --seed ${s.seed}\n`)
+    }
+    if (done % 100 === 0) process.stdout.write(`  ${done}/${count} seeds, ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+  })
+  const secs = (performance.now() - started) / 1000
+  const bad = failures.filter((f) => f.verdict === 'violation').length
+  process.stdout.write(
+    `${mode}: ${count} seeds (${from}..${from + count - 1}) in ${secs.toFixed(1)} s on ${jobs} thread(s): ${count - failures.length} clean, ${bad} violation(s), ${totals.unknown} unknown; ` +
+      `${totals.ops} client operations (${totals.okOps} ok), ${totals.faults} faults\n`,
+  )
+  process.exit(bad > 0 ? 1 : totals.unknown > 0 ? 2 : 0)
+}
+
+function replay(mode: SimMode, seed: number, quiet: boolean): void {
+  const r = runSeed(mode, seed, quiet ? {} : {trace: (line) => process.stdout.write(`${line}\n`)})
+  const ok = r.history.filter((o) => o.status === 'ok').length
+  process.stdout.write(`\n${mode} seed ${seed}: ${r.verdict.verdict} after ${r.ticks} ticks; ${r.history.length} operations (${ok} ok)\n`)
+  process.stdout.write(`faults: ${JSON.stringify(r.faults)}\nnetwork: ${JSON.stringify(r.cluster)}\nchecks: ${JSON.stringify(r.verdict.stats)}\n`)
+  for (const p of r.verdict.problems) process.stdout.write(`  ${p}\n`)
+  process.exit(r.verdict.verdict === 'ok' ? 0 : r.verdict.verdict === 'violation' ? 1 : 2)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`sim failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exit(2)
+})

@@ -1,0 +1,170 @@
+/**
+ * One simulated run, start to verdict, from one seed: five real cores, concurrent clients, the
+ * seed's fault schedule, then every fault healed and a quiet period, then the checkers.
+ *
+ * Phases (in ticks of the mode's tickMs): faults and clients together (`faultTicks`); calm with
+ * clients still running (`calmTicks`, so a healed cluster must serve again); clients stop and the
+ * cluster settles (at most `settleTicksMax`). Verdicts:
+ * - quorum: the QuorumSafetyChecker on every Output (one leader per term, committed entries agree and
+ *   are never lost, applied states match the committed log), the per-key linearizability of the
+ *   client history, no NO_QUORUM value on any disk, and liveness: once healed, every replica
+ *   reaches the same commit index;
+ * - eventual: convergence, no lost acknowledged write, pairwise-concurrent siblings, no phantom values.
+ */
+import {combineVerdicts, type FinalStates, type HistoryOp, type ObservedKeyState, type Verdict} from '../check/history.js'
+import {checkEventual} from '../check/eventual-history.js'
+import {checkLinearizable} from '../check/linearizability.js'
+import {QuorumSafetyChecker} from '../check/quorum-safety.js'
+import {Rng} from '../core/rng.js'
+import {DEFAULT_EVENTUAL_TIMING, type EventualReplica} from '../eventual/replica.js'
+import {contextOf, liveValues, versionClock} from '../eventual/siblings.js'
+import {DEFAULT_QUORUM_TIMING} from '../quorum/config.js'
+import type {QuorumRecord} from '../quorum/records.js'
+import type {QuorumReplica} from '../quorum/replica.js'
+import type {ClientRequest} from '../runtime/client-messages.js'
+import {SimClients} from './sim-clients.js'
+import {SimCluster, type SimCore} from './sim-cluster.js'
+import {eventualFactory, quorumFactory} from './sim-modes.js'
+import {SimNemesis} from './sim-nemesis.js'
+
+export type SimMode = 'eventual' | 'quorum'
+
+export interface SeedOptions {
+  readonly faultTicks?: number
+  readonly calmTicks?: number
+  readonly settleTicksMax?: number
+  /** Receives the run's trace (faults, client operations) when set. */
+  readonly trace?: (line: string) => void
+  /** Bound on the linearizability search per run. */
+  readonly searchMs?: number
+}
+
+export interface SeedResult {
+  readonly mode: SimMode
+  readonly seed: number
+  readonly verdict: Verdict
+  readonly history: readonly HistoryOp[]
+  readonly ticks: number
+  readonly faults: Readonly<Record<string, number>>
+  readonly cluster: Readonly<Record<string, number>>
+}
+
+const IDS = ['n1', 'n2', 'n3', 'n4', 'n5']
+
+export function runSeed(mode: SimMode, seed: number, opts: SeedOptions = {}): SeedResult {
+  return mode === 'quorum' ? runQuorum(seed, opts) : runEventual(seed, opts)
+}
+
+interface Harness<C extends SimCore> {
+  cluster: SimCluster<C>
+  clients: SimClients
+  nemesis: SimNemesis<C>
+}
+
+function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, cluster: SimCluster<C>, tickMs: number, opts: SeedOptions): Harness<C> {
+  cluster.trace = opts.trace ?? null
+  const clients = new SimClients(
+    {
+      get now() {
+        return cluster.now
+      },
+      ids: IDS,
+      clock: () => cluster.clock(),
+      isUp: (id) => cluster.isUp(id),
+      request: (id, req: ClientRequest) => cluster.request(id, req),
+    },
+    {mode, clients: rng.pick([3, 5, 8]), keys: rng.pick([1, 3, 6]), busy: rng.pick([0.1, 0.3, 0.6]), timeoutMs: 3000, tickMs},
+    rng.fork(),
+    opts.trace ?? null,
+  )
+  cluster.onReply = (channel, msg) => clients.onReply(channel, msg)
+  const nemesis = new SimNemesis(cluster, rng.fork())
+  opts.trace?.(`seed ${seed} mode ${mode}`)
+  return {cluster, clients, nemesis}
+}
+
+/** Faults and clients, then calm with clients, then clients stop and `settled` is awaited. */
+function drive<C extends SimCore>(h: Harness<C>, opts: SeedOptions, settled: () => boolean): boolean {
+  const {cluster, clients, nemesis} = h
+  for (let t = 0; t < (opts.faultTicks ?? 400); t++) {
+    if (t >= 20) nemesis.tick()
+    cluster.tick()
+    clients.tick()
+  }
+  nemesis.healAll()
+  opts.trace?.(`t${cluster.now} HEAL ALL`)
+  for (let t = 0; t < (opts.calmTicks ?? 100); t++) {
+    cluster.tick()
+    clients.tick()
+  }
+  clients.stopped = true
+  for (let t = 0; t < (opts.settleTicksMax ?? 1500); t++) {
+    if (clients.inFlight === 0 && t % 10 === 0 && settled()) return true
+    cluster.tick()
+    clients.tick()
+  }
+  return false
+}
+
+function runQuorum(seed: number, opts: SeedOptions): SeedResult {
+  const rng = new Rng(seed)
+  const retain = rng.pick([10_000, 10_000, 40])
+  const cluster = new SimCluster<QuorumReplica>(IDS, quorumFactory(IDS, retain), rng.fork())
+  const safety = new QuorumSafetyChecker(() => `seed ${seed} tick ${cluster.now}`)
+  cluster.onOutput = (core, out) => {
+    safety.persisted(out.persist as QuorumRecord[])
+    safety.observe(core)
+  }
+  const h = harness('quorum', seed, rng, cluster, DEFAULT_QUORUM_TIMING.tickMs, opts)
+  const caughtUp = () => {
+    const cores = cluster.upCores()
+    const commit = Math.max(...cores.map((c) => c.commit))
+    return cores.length === IDS.length && cores.every((c) => c.commit === commit && c.applied === commit) && cores.some((c) => c.serving)
+  }
+  const live = drive(h, opts, caughtUp)
+  safety.checkAppliedStates(cluster.upCores())
+  const history = h.clients.history
+  const problems = [...safety.violations]
+  for (const op of history) {
+    if (op.kind === 'put' && op.status === 'fail' && typeof op.value === 'string' && safety.everWritten.has(op.value)) {
+      problems.push(`op #${op.id}: put ${op.key}=${op.value} failed with ${op.error} but the value reached a disk`)
+    }
+  }
+  if (!live) problems.push(`liveness: ${settleTicks(opts)} ticks after every fault healed, replicas still disagree on the commit index: ${cluster.upCores().map((c) => `${c.id}:${c.commit}/${c.applied}${c.serving ? '*' : ''}`).join(' ')}`)
+  const state: Verdict = {verdict: problems.length ? 'violation' : 'ok', problems, stats: {committed: safety.highestCommitted, terms: safety.leaderOfTerm.size}}
+  const lin = checkLinearizable(history, {timeLimitMs: opts.searchMs ?? 10_000})
+  return result('quorum', seed, combineVerdicts([state, lin]), h)
+}
+
+function runEventual(seed: number, opts: SeedOptions): SeedResult {
+  const rng = new Rng(seed)
+  const cluster = new SimCluster<EventualReplica>(IDS, eventualFactory(IDS), rng.fork())
+  const h = harness('eventual', seed, rng, cluster, DEFAULT_EVENTUAL_TIMING.tickMs, opts)
+  const converged = () => {
+    const cores = cluster.upCores()
+    if (cores.length !== IDS.length) return false
+    const first = JSON.stringify([...observe(cores[0] as EventualReplica)])
+    return cores.every((c) => JSON.stringify([...observe(c)]) === first)
+  }
+  drive(h, opts, converged)
+  const finals: FinalStates = new Map(cluster.upCores().map((c) => [c.id, observe(c)]))
+  return result('eventual', seed, checkEventual(h.clients.history, finals), h)
+}
+
+/** What a client reading every key of a replica would see (live siblings, clocks, context). */
+function observe(core: EventualReplica): Map<string, ObservedKeyState> {
+  const m = new Map<string, ObservedKeyState>()
+  for (const key of core.keys().sort()) {
+    const s = core.stateOf(key)
+    m.set(key, {values: liveValues(s).map((v) => ({value: v.value as string, clock: versionClock(v)})), context: contextOf(s)})
+  }
+  return m
+}
+
+function settleTicks(opts: SeedOptions): number {
+  return (opts.calmTicks ?? 100) + (opts.settleTicksMax ?? 1500)
+}
+
+function result<C extends SimCore>(mode: SimMode, seed: number, verdict: Verdict, h: Harness<C>): SeedResult {
+  return {mode, seed, verdict, history: h.clients.history, ticks: h.cluster.now, faults: {...h.nemesis.counts}, cluster: {...h.cluster.stats}}
+}

@@ -1,0 +1,44 @@
+/**
+ * How the simulator builds each mode's real core from a disk, and validates its peer messages
+ * (the same validators the driver runs at the Redis boundary).
+ */
+import type {Rng} from '../core/rng.js'
+import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../eventual/replica.js'
+import type {EventualRecord, EventualSnapshot} from '../eventual/records.js'
+import {asEventualPeerMessage} from '../eventual/validate-messages.js'
+import {DEFAULT_QUORUM_TIMING} from '../quorum/config.js'
+import type {QuorumRecord, QuorumSnapshot} from '../quorum/records.js'
+import {QuorumReplica} from '../quorum/replica.js'
+import {asQuorumPeerMessage} from '../quorum/validate-messages.js'
+import type {CoreFactory} from './sim-cluster.js'
+
+/** The driver waits this long for a hint's ack before BullMQ retries (HINT_ACK_TIMEOUT_MS). */
+const HINT_RETRY_MS = 2000
+
+export function eventualFactory(peers: readonly string[]): CoreFactory<EventualReplica> {
+  return {
+    create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[]) {
+      const core = new EventualReplica({id, peers, rng, ...DEFAULT_EVENTUAL_TIMING})
+      core.restore(snapshot as EventualSnapshot | null, records as EventualRecord[])
+      return core
+    },
+    asPeerMessage: asEventualPeerMessage,
+    hintRetryTicks: Math.ceil(HINT_RETRY_MS / DEFAULT_EVENTUAL_TIMING.tickMs),
+  }
+}
+
+/**
+ * `logRetainEntries` is the only setting the simulator varies: a small value makes lagging
+ * replicas take the snapshot-install path, which the default (10,000) reaches only in long runs.
+ */
+export function quorumFactory(peers: readonly string[], logRetainEntries: number = DEFAULT_QUORUM_TIMING.logRetainEntries): CoreFactory<QuorumReplica> {
+  return {
+    create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[]) {
+      const core = new QuorumReplica({id, peers, rng, ...DEFAULT_QUORUM_TIMING, logRetainEntries})
+      core.restore(snapshot as QuorumSnapshot | null, records as QuorumRecord[])
+      return core
+    },
+    asPeerMessage: asQuorumPeerMessage,
+    hintRetryTicks: 1,
+  }
+}

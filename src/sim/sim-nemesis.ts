@@ -1,0 +1,135 @@
+/**
+ * The simulator's fault schedule, drawn from the run's seed: network weather (drop, duplicate,
+ * delay, slow fsync), crashes with restarts, pauses, two-way partitions into random groups, one-way
+ * partitions, broker outages and compactions, overlapping in time. Each seed also picks how violent
+ * it is, so some runs are nearly calm (liveness gets exercised) and others are storms.
+ */
+import type {Rng} from '../core/rng.js'
+import type {NetworkFaults, SimCluster, SimCore} from './sim-cluster.js'
+
+type FaultKind = 'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather'
+
+interface Undo {
+  readonly at: number
+  readonly run: () => void
+}
+
+export class SimNemesis<C extends SimCore> {
+  /** Faults started, by kind. */
+  readonly counts: Record<FaultKind, number> = {crash: 0, pause: 0, partition: 0, 'one-way': 0, broker: 0, compact: 0, weather: 0}
+  private undos: Undo[] = []
+  private partitioned = false
+  /** Chance per tick that a new fault starts. */
+  private readonly rate: number
+  /** Most replicas down or paused at once (a majority can go, sometimes). */
+  private readonly maxFaulty: number
+
+  constructor(
+    private readonly cluster: SimCluster<C>,
+    private readonly rng: Rng,
+  ) {
+    this.rate = rng.pick([0.01, 0.03, 0.06, 0.1])
+    this.maxFaulty = rng.next() < 0.3 ? 3 : 2
+    this.weather()
+  }
+
+  /** Called every tick of the faulty phase: due undos run, and a new fault may start. */
+  tick(): void {
+    const now = this.cluster.now
+    const due = this.undos.filter((u) => u.at <= now)
+    this.undos = this.undos.filter((u) => u.at > now)
+    for (const u of due) u.run()
+    if (this.rng.next() < this.rate) this.startOne()
+  }
+
+  /** End every fault: restart, resume, heal, calm network. The broker outage runs out by itself. */
+  healAll(): void {
+    for (const u of this.undos) u.run()
+    this.undos = []
+    for (const id of this.cluster.ids) this.cluster.restart(id)
+    this.cluster.resumeAll()
+    this.cluster.heal()
+    this.partitioned = false
+    this.cluster.faults = {drop: 0, duplicate: 0, delayTicksMax: 0, slowDisk: 0}
+  }
+
+  private later(ticks: number, run: () => void): void {
+    this.undos.push({at: this.cluster.now + ticks, run})
+  }
+
+  private faulty(): number {
+    return this.cluster.ids.filter((id) => !this.cluster.isRunning(id)).length
+  }
+
+  private startOne(): void {
+    const kind = this.rng.pick<FaultKind>(['crash', 'crash', 'pause', 'partition', 'one-way', 'broker', 'compact', 'compact', 'weather'])
+    const c = this.cluster
+    const running = c.ids.filter((id) => c.isRunning(id))
+    switch (kind) {
+      case 'crash':
+      case 'pause': {
+        if (this.faulty() >= this.maxFaulty || running.length === 0) return
+        const id = this.rng.pick(running)
+        const ticks = 5 + this.rng.int(80)
+        if (kind === 'crash') {
+          c.crash(id)
+          this.later(ticks, () => c.restart(id))
+        } else c.pause(id, ticks)
+        break
+      }
+      case 'partition': {
+        if (this.partitioned) return
+        const groups = this.randomGroups()
+        c.partition(groups)
+        this.partitioned = true
+        this.later(10 + this.rng.int(100), () => this.heal())
+        break
+      }
+      case 'one-way': {
+        if (this.partitioned) return
+        const ids = this.rng.shuffle([...c.ids])
+        const cut = 1 + this.rng.int(ids.length - 1)
+        c.blockOneWay(ids.slice(0, cut), ids.slice(cut))
+        this.partitioned = true
+        this.later(10 + this.rng.int(100), () => this.heal())
+        break
+      }
+      case 'broker':
+        if (c.brokerDown) return
+        c.brokerOutage(2 + this.rng.int(30))
+        break
+      case 'compact':
+        c.compact(this.rng.pick(c.ids))
+        break
+      case 'weather':
+        this.weather()
+        break
+    }
+    this.counts[kind]++
+  }
+
+  private heal(): void {
+    this.cluster.heal()
+    this.partitioned = false
+  }
+
+  /** Two or three random non-empty groups. */
+  private randomGroups(): string[][] {
+    const ids = this.rng.shuffle([...this.cluster.ids])
+    const k = this.rng.next() < 0.7 ? 2 : 3
+    const groups: string[][] = Array.from({length: k}, () => [])
+    ids.forEach((id, i) => groups[i < k ? i : this.rng.int(k)].push(id))
+    return groups
+  }
+
+  private weather(): void {
+    const f: NetworkFaults = {
+      drop: this.rng.pick([0, 0, 0.01, 0.05, 0.2]),
+      duplicate: this.rng.pick([0, 0.02, 0.1]),
+      delayTicksMax: this.rng.pick([0, 1, 3, 8]),
+      slowDisk: this.rng.pick([0, 0.2, 0.5]),
+    }
+    this.cluster.faults = f
+    this.cluster.trace?.(`t${this.cluster.now} WEATHER drop=${f.drop} dup=${f.duplicate} delay<=${f.delayTicksMax} slowDisk=${f.slowDisk}`)
+  }
+}
