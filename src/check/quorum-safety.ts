@@ -3,8 +3,8 @@
  * the seeded unit-test network):
  * - election safety: at most one leader per term, ever;
  * - log matching / state-machine safety: every replica that commits index i commits the same entry;
- * - leader completeness: a replica that becomes leader holds every entry known committed so far, so
- *   a committed entry is never lost;
+ * - leader completeness: a replica that becomes leader of a term holds every entry committed in an
+ *   earlier term, so a committed entry is never lost;
  * - the written set: every value that ever reached any replica's disk (a NO_QUORUM value must not).
  * Violations are collected (with where they happened) rather than thrown inside a replica's call stack.
  */
@@ -31,6 +31,12 @@ export class QuorumSafetyChecker {
   readonly violations: string[] = []
   readonly leaderOfTerm = new Map<number, string>()
   readonly committed = new Map<number, LogEntry>()
+  /**
+   * For each committed index, the term of the first replica seen committing it: the entry was
+   * committed by a leader of that term or an earlier one, so every leader of a later term must hold it.
+   * (A leader of an older term may still be elected late, from delayed votes; it cannot commit.)
+   */
+  private readonly committedBy = new Map<number, number>()
   /** Every value any replica ever persisted in a log entry. */
   readonly everWritten = new Set<string>()
   private readonly seenCommit = new Map<string, number>()
@@ -56,7 +62,7 @@ export class QuorumSafetyChecker {
       if (this.wasLeader.get(id) !== term) {
         this.wasLeader.set(id, term)
         for (const [i, e] of this.committed) {
-          if (i <= r.logBase) continue
+          if (i <= r.logBase || term <= (this.committedBy.get(i) as number)) continue
           if (r.termAt(i) !== e.term) this.fail(`new leader ${id} of term ${term} lacks committed entry ${i} (term ${e.term}); it has term ${r.termAt(i)}`)
         }
       }
@@ -66,7 +72,10 @@ export class QuorumSafetyChecker {
       const e = r.entryAt(i)
       if (!e) continue
       const known = this.committed.get(i)
-      if (!known) this.committed.set(i, e)
+      if (!known) {
+        this.committed.set(i, e)
+        this.committedBy.set(i, term)
+      }
       else if (known.term !== e.term || JSON.stringify(known.cmd) !== JSON.stringify(e.cmd)) {
         this.fail(`${id} committed ${JSON.stringify(e)} at ${i} but ${JSON.stringify(known)} was committed there`)
       }
