@@ -1,0 +1,94 @@
+/**
+ * A private redis-server on a free port that its owner may stop and restart on the same port (that
+ * is how broker faults are injected). Nothing is persisted by it. Used by the scenario tests (as
+ * TestRedis, re-exported from test/support) and by the nemesis; moved here so src/ can use it.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {Redis} from 'ioredis'
+import {KvError} from '../core/errors.js'
+import {findOnPath} from './embedded-redis.js'
+import {waitFor} from './wait-for.js'
+
+/** A TCP port on 127.0.0.1 that nothing listened on a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const {port} = srv.address() as {port: number}
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Created by PrivateRedis.start(); stopProcess/startProcess cut the broker and bring it back. */
+export class PrivateRedis {
+  private proc: ChildProcess | null = null
+  private readonly dir = mkdtempSync(join(tmpdir(), 'kv-redis-'))
+
+  private constructor(readonly port: number) {}
+
+  /** Picks a free port and starts redis-server from PATH there; resolves once it answers PING. */
+  static async start(): Promise<PrivateRedis> {
+    if (!findOnPath('redis-server')) {
+      throw new KvError('REDIS_UNAVAILABLE', 'there is no redis-server on PATH; install it (apt-get install -y redis-server)')
+    }
+    const r = new PrivateRedis(await freePort())
+    await r.startProcess()
+    return r
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** The running server's pid, if any (the nemesis kills it on exit so it is never orphaned). */
+  get pid(): number | undefined {
+    return this.proc?.pid
+  }
+
+  /** Starts the server on this object's port (again, after stopProcess) and waits for PING. */
+  async startProcess(): Promise<void> {
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
+      stdio: 'ignore',
+    })
+    proc.on('error', () => {}) // a failed spawn shows up as the PING wait below timing out
+    this.proc = proc
+    await waitFor(`redis-server on ${this.port}`, async () => {
+      const c = new Redis(this.url, {lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0})
+      c.on('error', () => {})
+      try {
+        await c.connect()
+        return (await c.ping()) === 'PONG'
+      } finally {
+        c.disconnect()
+      }
+    })
+  }
+
+  /** Stop the broker abruptly (every subscriber is cut off, every in-flight message lost). */
+  async stopProcess(): Promise<void> {
+    const p = this.proc
+    if (!p || p.exitCode !== null || p.signalCode !== null) return
+    const exited = new Promise((r) => p.once('exit', r))
+    p.kill('SIGKILL')
+    await exited
+    this.proc = null
+  }
+
+  async restart(): Promise<void> {
+    await this.stopProcess()
+    await this.startProcess()
+  }
+
+  /** Stops the server for good and removes its working directory. */
+  async stop(): Promise<void> {
+    await this.stopProcess()
+    rmSync(this.dir, {recursive: true, force: true})
+  }
+}
