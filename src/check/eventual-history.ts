@@ -136,6 +136,9 @@ function checkConvergence(finals: FinalStates, replicas: readonly string[], keys
 /** Every ok put/delete's dot is covered by its key's final context on every replica. Returns the count. */
 function checkNoLostWrites(history: readonly HistoryOp[], finals: FinalStates, replicas: readonly string[], problems: Problems): number {
   let acked = 0
+  // A dot names one write of one key: two acknowledged writes with one dot mean a replica reused it
+  // (it lost state it had acknowledged), and the final state can then only keep one of them.
+  const byDot = new Map<string, HistoryOp>()
   for (const op of history) {
     if (op.kind === 'read' || op.status !== 'ok') continue
     acked++
@@ -150,6 +153,10 @@ function checkNoLostWrites(history: readonly HistoryOp[], finals: FinalStates, r
       problems.add(`malformed history: ${what} was acknowledged by ${op.node} with clock ${clockToCanonicalJson(op.clock)}, which has no entry for ${op.node}`)
       continue
     }
+    const dotKey = `${op.key}\u0000${dot.node}\u0000${dot.counter}`
+    const twin = byDot.get(dotKey)
+    if (twin) problems.add(`key ${show(op.key)}: ${describeWrite(twin)} and ${describeWrite(op)} were both acknowledged with dot ${showDot(dot)}: a replica reused a dot, so one of them is lost`)
+    byDot.set(dotKey, op)
     const lostOn = replicas.filter((r) => !covers(stateOf(finals, r, op.key).context, dot))
     if (lostOn.length > 0) {
       problems.add(`key ${show(op.key)}: acknowledged ${what} (dot ${showDot(dot)}) is lost on ${lostOn.join(', ')}: the final context does not cover its dot, so it is neither kept nor superseded`)

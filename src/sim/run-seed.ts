@@ -37,6 +37,8 @@ export interface SeedOptions {
   readonly trace?: (line: string) => void
   /** Bound on the linearizability search per run. */
   readonly searchMs?: number
+  /** Sabotage (tests of the checkers): crashes also lose records the disk had reported fsynced. */
+  readonly fsyncLies?: boolean
 }
 
 export interface SeedResult {
@@ -63,6 +65,7 @@ interface Harness<C extends SimCore> {
 
 function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, cluster: SimCluster<C>, tickMs: number, opts: SeedOptions): Harness<C> {
   cluster.trace = opts.trace ?? null
+  cluster.fsyncLies = opts.fsyncLies ?? false
   const clients = new SimClients(
     {
       get now() {

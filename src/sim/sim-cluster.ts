@@ -88,6 +88,12 @@ export class SimCluster<C extends SimCore> {
   onOutput: (core: C, out: Output<unknown>) => void = () => {}
   onReply: ReplyListener = () => {}
   trace: TraceSink | null = null
+  /**
+   * Sabotage for testing the checkers end to end: the disk lies about fsync, so a crash also loses
+   * the last few records it had reported durable. A correct core cannot survive that; the checkers
+   * must notice.
+   */
+  fsyncLies = false
 
   private events = 0
   private inflight: InFlight[] = []
@@ -169,6 +175,7 @@ export class SimCluster<C extends SimCore> {
     const kept = unsynced.length === 0 ? 0 : this.rng.int(unsynced.length + 1)
     disk.records.push(...clone(unsynced.slice(0, kept)))
     this.stats.tornRecords += unsynced.length - kept
+    if (this.fsyncLies) disk.records.splice(Math.max(0, disk.records.length - 1 - this.rng.int(10)))
     disk.pending = []
     this.cores.set(id, null)
     this.pausedUntil.delete(id)

@@ -165,6 +165,13 @@ describe('checkEventual (eventual-mode history checker)', () => {
       expectViolation([acked(1, 'k', del.version)], everywhere('k', []), /acknowledged delete op#1 at n3 .*dot n3:1.* lost on n1, n2, n3/)
     })
 
+    it('two acknowledged writes with one dot (a replica reused a dot after losing state)', () => {
+      // n1 acknowledged a (dot n1:1), lost it, and gave the next write b the same dot; b covers a's dot.
+      const a = writeVersion([], 'n1', 'a')
+      const b = writeVersion([], 'n1', 'b')
+      expectViolation([acked(1, 'k', a.version), acked(2, 'k', b.version)], everywhere('k', b.siblings), /both acknowledged with dot n1:1: a replica reused a dot/)
+    })
+
     it('a final state with two siblings where one supersedes the other', () => {
       const a = version('n1', 1, {}, 'a')
       const b = version('n2', 1, {n1: 1}, 'b') // b's writer had seen a
