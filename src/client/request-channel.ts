@@ -61,6 +61,10 @@ export class RequestChannel {
       settle = resolve
       fail = reject
     })
+    // The broker can be lost while the publish below is still awaited: `done` then rejects before
+    // anyone holds it, which Node treats as an unhandled rejection and exits. The caller still sees
+    // the rejection through the returned promise.
+    done.catch(() => {})
     const timer = setTimeout(() => {
       this.waiters.delete(message.id)
       settle({kind: 'timeout'})
@@ -100,6 +104,7 @@ export class RequestChannel {
       settle = resolve
       fail = reject
     })
+    done.catch(() => {}) // as in send(): a lost broker may reject it while the publish is awaited
     const timer = setTimeout(() => {
       this.waiters.delete(message.id)
       settle({receivers, replies, timedOut: true})
