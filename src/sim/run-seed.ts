@@ -64,6 +64,7 @@ interface Harness<C extends SimCore> {
 }
 
 function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, cluster: SimCluster<C>, tickMs: number, opts: SeedOptions): Harness<C> {
+  opts.trace?.(`seed ${seed} mode ${mode}`)
   cluster.trace = opts.trace ?? null
   cluster.fsyncLies = opts.fsyncLies ?? false
   const clients = new SimClients(
@@ -82,7 +83,6 @@ function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, clust
   )
   cluster.onReply = (channel, msg) => clients.onReply(channel, msg)
   const nemesis = new SimNemesis(cluster, rng.fork())
-  opts.trace?.(`seed ${seed} mode ${mode}`)
   return {cluster, clients, nemesis}
 }
 

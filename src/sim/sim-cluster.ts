@@ -345,8 +345,10 @@ export class SimCluster<C extends SimCore> {
         else for (const peer of this.ids) if (peer !== id) this.enqueue(id, peer, s.msg, 'peer')
       }
       for (const e of out.effects) {
-        if (e.kind === 'hint') this.hints.push({from: id, peer: e.peer, msg: e.msg, batch: `h.${this.hintSeq++}`, retryAt: this.now})
+        if (e.kind === 'log') this.trace?.(`t${this.now} ${id}: ${e.text}`)
+        else if (e.kind === 'hint') this.hints.push({from: id, peer: e.peer, msg: e.msg, batch: `h.${this.hintSeq++}`, retryAt: this.now})
         else if (e.kind === 'peer') {
+          this.trace?.(`t${this.now} ${id}: peer ${e.id} ${e.alive ? 'up' : 'down'}`)
           const down = this.believedDown.get(id) as Set<string>
           if (e.alive) down.delete(e.id)
           else down.add(e.id)
