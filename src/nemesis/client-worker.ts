@@ -1,0 +1,94 @@
+/**
+ * One logical nemesis client: a loop of random puts (values unique in the run, `c3-17`), deletes
+ * and reads on a small key set, one operation at a time over its own KvClient connection, each
+ * recorded in the history with its outcome. It reconnects by itself when the broker restarts.
+ */
+import type {HistoryOp, ReadItem} from '../check/history.js'
+import {KvError} from '../core/errors.js'
+import type {Rng} from '../core/rng.js'
+import type {PutResult, ReadResult} from '../runtime/client-messages.js'
+import {delay} from '../cluster/process-helpers.js'
+import type {HistoryRecorder} from './history-recorder.js'
+import {outcomeOfError} from './op-outcome.js'
+import type {ReconnectingClient} from './reconnecting-client.js'
+
+/** Operation mix: puts, then deletes, the rest reads. */
+const PUT_SHARE = 0.5
+const DELETE_SHARE = 0.1
+/** Target choice: let the client pick, else a replica the nemesis believes up, else any replica. */
+const CLIENT_PICKS_SHARE = 0.4
+const LIVE_NODE_SHARE = 0.5
+/** Pause before retrying a connection to a broker that is down. */
+const RECONNECT_PAUSE_MS = 100
+
+/** What every worker of a run shares. */
+export interface WorkerContext {
+  readonly mode: 'eventual' | 'quorum'
+  readonly ids: readonly string[]
+  readonly keys: readonly string[]
+  readonly opTimeoutMs: number
+  readonly thinkMsMax: number
+  readonly recorder: HistoryRecorder
+  /** Replicas the fault injector has not killed or paused right now. */
+  readonly liveNodes: () => readonly string[]
+  /** True once the run wants its clients to stop (checked between operations). */
+  readonly stopped: () => boolean
+}
+
+/** Runs until ctx.stopped(); resolves after its last operation was recorded. */
+export async function runClientWorker(name: string, rng: Rng, conn: ReconnectingClient, ctx: WorkerContext): Promise<void> {
+  let seq = 0
+  while (!ctx.stopped()) {
+    const connected = await conn.get()
+    if (!connected) {
+      await delay(RECONNECT_PAUSE_MS)
+      continue
+    }
+    const {client, watch} = connected
+    const x = rng.next()
+    const kind = x < PUT_SHARE ? 'put' : x < PUT_SHARE + DELETE_SHARE ? 'delete' : 'read'
+    const key = rng.pick(ctx.keys)
+    const node = pickTarget(rng, ctx)
+    const value = kind === 'put' ? `${name}-${++seq}` : kind === 'delete' ? null : undefined
+    const base = {client: name, kind, key, ...(value !== undefined ? {value} : {})} as const
+    const invoke = ctx.recorder.now()
+    watch.begin()
+    try {
+      if (kind === 'read') {
+        const result = await client.read(key, {node, timeoutMs: ctx.opTimeoutMs})
+        ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', node: result.node, read: readItems(result, ctx.mode)})
+      } else {
+        const opts = {node, timeoutMs: ctx.opTimeoutMs}
+        const result = kind === 'put' ? await client.put(key, value as string, opts) : await client.delete(key, opts)
+        ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', ...writeFields(result)})
+      }
+    } catch (error) {
+      const complete = ctx.recorder.now()
+      const outcome = outcomeOfError(error, watch.mayHaveDelivered)
+      const op: Omit<HistoryOp, 'id'> = {...base, invoke, complete: outcome.status === 'fail' ? complete : null, ...outcome, ...(node ? {node} : {})}
+      ctx.recorder.record(op, (error as Error).message)
+      if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
+    }
+    if (ctx.thinkMsMax > 0) await delay(rng.int(ctx.thinkMsMax + 1))
+  }
+}
+
+function pickTarget(rng: Rng, ctx: WorkerContext): string | undefined {
+  const x = rng.next()
+  if (x < CLIENT_PICKS_SHARE) return undefined
+  if (x < CLIENT_PICKS_SHARE + LIVE_NODE_SHARE) {
+    const live = ctx.liveNodes()
+    return live.length > 0 ? rng.pick(live) : undefined
+  }
+  return rng.pick(ctx.ids)
+}
+
+/** The values a read saw; eventual ones with their clocks (the checker recovers dots from them). */
+export function readItems(result: ReadResult, mode: 'eventual' | 'quorum'): ReadItem[] {
+  return result.values.map((v) => (mode === 'eventual' && v.clock ? {value: v.value, clock: v.clock} : {value: v.value}))
+}
+
+/** An acknowledged write: the coordinating replica, and in eventual mode the new version's clock. */
+function writeFields(result: PutResult): Pick<HistoryOp, 'node' | 'clock'> {
+  return 'clock' in result ? {node: result.node, clock: result.clock} : {node: result.node}
+}

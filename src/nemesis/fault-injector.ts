@@ -1,0 +1,267 @@
+/**
+ * Executes a planned fault schedule (fault-plan.ts) against real processes: kill -9 and restart a
+ * replica, SIGSTOP and SIGCONT it, `kv fault partition` and heal through the client library, and
+ * stop and restart the redis-server on the same port. Every start and end is logged with its time
+ * and kept as a FaultRecord for the saved history. At the end, healAll() undoes whatever is left.
+ */
+import type {KvClient} from '../client/kv-client.js'
+import {KvError} from '../core/errors.js'
+import type {LocalCluster} from '../cluster/local-cluster.js'
+import type {PrivateRedis} from '../cluster/private-redis.js'
+import {delay} from '../cluster/process-helpers.js'
+import {waitFor} from '../cluster/wait-for.js'
+import type {FaultKind, PlannedFault} from './fault-plan.js'
+import type {ReconnectingClient} from './reconnecting-client.js'
+
+/** What happened to one planned fault (times in ms since the run started, null if it never did). */
+export interface FaultRecord {
+  readonly seq: number
+  readonly kind: FaultKind
+  readonly nodes: readonly string[]
+  readonly groups?: readonly (readonly string[])[]
+  readonly majority: boolean
+  readonly plannedAtMs: number
+  readonly holdMs: number
+  startedAt: number | null
+  endedAt: number | null
+  /** Set when starting it failed (it then did not happen, or only partly). */
+  startError?: string
+  notes: string[]
+}
+
+/** Waits for fault-client calls (partition, heal, status). */
+const FAULT_CALL_TIMEOUT_MS = 2000
+/** Retry pace, and the least time a late partition must still have, when replicas are unregistered. */
+const REGISTER_RETRY_MS = 250
+const REGISTER_WAIT_MS_MIN = 1000
+/** How long a heal may take to reach every live replica before the run gives up on it. */
+const HEAL_DEADLINE_MS = 20_000
+
+export interface InjectorDeps {
+  readonly cluster: LocalCluster
+  readonly redis: PrivateRedis
+  /** The fault injector's own client (partition, heal, status checks). */
+  readonly conn: ReconnectingClient
+  readonly ids: readonly string[]
+  readonly now: () => number
+  readonly log: (line: string) => void
+}
+
+/** Created once per run; run() executes the plan, healAll() restores a healthy cluster. */
+export class FaultInjector {
+  readonly records: FaultRecord[] = []
+  private readonly killed = new Set<string>()
+  private readonly paused = new Set<string>()
+  private redisDown = false
+  /** A partition may be in force (set on every attempt, cleared only by a verified heal). */
+  private partitionMaybe = false
+
+  constructor(private readonly deps: InjectorDeps) {}
+
+  /** Replicas neither killed nor paused right now (what client workers prefer to talk to). */
+  liveNodes(): string[] {
+    return this.deps.ids.filter((id) => !this.killed.has(id) && !this.paused.has(id))
+  }
+
+  /**
+   * Runs every fault of `plan` at its time until `stop` aborts; then faults not yet started are
+   * skipped and active ones are undone at once. Resolves when every fault has ended.
+   */
+  async run(plan: readonly PlannedFault[], stop: AbortSignal): Promise<void> {
+    // One listener for all faults (one each would trip Node's listener-leak warning).
+    const stopped = new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), {once: true})))
+    await Promise.all(plan.map((fault) => this.runOne(fault, {signal: stop, stopped})))
+  }
+
+  private async runOne(fault: PlannedFault, stop: Stop): Promise<void> {
+    const record: FaultRecord = {
+      seq: fault.seq,
+      kind: fault.kind,
+      nodes: fault.nodes,
+      ...(fault.groups ? {groups: fault.groups} : {}),
+      majority: fault.majority,
+      plannedAtMs: fault.atMs,
+      holdMs: fault.holdMs,
+      startedAt: null,
+      endedAt: null,
+      notes: [],
+    }
+    this.records.push(record)
+    await sleepUntil(this.deps.now, fault.atMs, stop)
+    if (stop.signal.aborted) return
+    record.startedAt = this.deps.now()
+    this.deps.log(`${at(record.startedAt)} fault #${fault.seq} ${describe(fault)} for ${(fault.holdMs / 1000).toFixed(1)} s`)
+    try {
+      await this.begin(fault, record)
+    } catch (error) {
+      record.startError = (error as Error).message
+      this.deps.log(`${at(this.deps.now())} fault #${fault.seq} could not start fully: ${record.startError}`)
+    }
+    await sleepUntil(this.deps.now, record.startedAt + fault.holdMs, stop)
+    try {
+      await this.end(fault, record)
+    } catch (error) {
+      record.notes.push(`undo failed: ${(error as Error).message} (healAll retries)`)
+    }
+    record.endedAt = this.deps.now()
+    this.deps.log(`${at(record.endedAt)} fault #${fault.seq} ${fault.kind} ended${record.notes.length ? ` (${record.notes.join('; ')})` : ''}`)
+  }
+
+  private async begin(fault: PlannedFault, record: FaultRecord): Promise<void> {
+    const {cluster, redis} = this.deps
+    switch (fault.kind) {
+      case 'kill':
+        for (const id of fault.nodes) this.killed.add(id)
+        await Promise.all(fault.nodes.map((id) => cluster.kill(id)))
+        return
+      case 'pause':
+        for (const id of fault.nodes) {
+          this.paused.add(id)
+          cluster.pause(id)
+        }
+        return
+      case 'partition': {
+        this.partitionMaybe = true
+        const groups = (fault.groups ?? []).map((g) => [...g])
+        const giveUpAt = (record.startedAt ?? 0) + fault.holdMs - REGISTER_WAIT_MS_MIN
+        for (;;) {
+          try {
+            await this.withClient((c) => c.partition(groups, {timeoutMs: FAULT_CALL_TIMEOUT_MS}))
+            break
+          } catch (error) {
+            // A paused replica cannot confirm; it applies the partition when it continues.
+            if (error instanceof KvError && error.code === 'TIMEOUT') {
+              record.notes.push('not confirmed by every replica (paused?)')
+              break
+            }
+            // A broker restart empties the registry; a replica that was dead then registers again
+            // only when it restarts. Leaving it out would let it rejoin unpartitioned, so wait.
+            if (!(error instanceof KvError && error.code === 'BAD_REQUEST' && error.message.startsWith('no replica')) || this.deps.now() >= giveUpAt) throw error
+            await delay(REGISTER_RETRY_MS)
+          }
+        }
+        const waited = this.deps.now() - (record.startedAt ?? 0)
+        if (waited > REGISTER_RETRY_MS) record.notes.push(`applied ${(waited / 1000).toFixed(1)} s late: waited for every replica to be registered`)
+        return
+      }
+      case 'redis-restart':
+        this.redisDown = true
+        await redis.stopProcess()
+        return
+    }
+  }
+
+  private async end(fault: PlannedFault, record: FaultRecord): Promise<void> {
+    const {cluster, redis} = this.deps
+    switch (fault.kind) {
+      case 'kill':
+        for (const id of fault.nodes) {
+          if (!cluster.running(id)) cluster.start(id)
+          this.killed.delete(id)
+        }
+        return
+      case 'pause':
+        for (const id of fault.nodes) {
+          cluster.resume(id)
+          this.paused.delete(id)
+        }
+        return
+      case 'partition':
+        record.notes.push(...(await this.healVerified(this.liveNodes(), false)))
+        return
+      case 'redis-restart':
+        await redis.startProcess()
+        this.redisDown = false
+        return
+    }
+  }
+
+  /**
+   * Called once at the end of the run: continues paused replicas, restarts killed ones, brings the
+   * broker back, and heals the partition until every replica says it is not partitioned.
+   */
+  async healAll(): Promise<string[]> {
+    const {cluster, redis, ids} = this.deps
+    for (const id of ids) cluster.resume(id)
+    this.paused.clear()
+    for (const id of ids) if (!cluster.running(id)) cluster.start(id)
+    this.killed.clear()
+    if (this.redisDown || redis.pid === undefined) {
+      await redis.startProcess()
+      this.redisDown = false
+    }
+    // Always heal at the end: a replica restarted during a broker outage may hold a stale partition.
+    this.partitionMaybe = true
+    return this.healVerified(ids, false)
+  }
+
+  /** Called after healAll() once every replica serves again: each one must say it is not partitioned. */
+  async verifyHealed(): Promise<void> {
+    this.partitionMaybe = true
+    await this.healVerified(this.deps.ids, true)
+  }
+
+  /**
+   * `kv fault heal`, repeated until each of `verify` that answers reports no partition (strict: until
+   * every one of them answers so; a replica that was down loads the cleared partition when it starts).
+   */
+  private async healVerified(verify: readonly string[], strict = false): Promise<string[]> {
+    if (!this.partitionMaybe) return []
+    const notes: string[] = []
+    let unconfirmed: string[] = []
+    await waitFor(`a heal reaching ${verify.join(',')}`, async () => {
+      await this.withClient((c) => c.heal({timeoutMs: FAULT_CALL_TIMEOUT_MS})).catch((error: unknown) => {
+        if (!(error instanceof KvError && error.code === 'TIMEOUT')) throw error
+      })
+      const states = await Promise.all(
+        verify.map(async (id) => {
+          const status = await this.withClient((c) => c.nodeStatus(id, {timeoutMs: FAULT_CALL_TIMEOUT_MS})).catch(() => undefined)
+          return {id, partitioned: status?.partitioned}
+        }),
+      )
+      unconfirmed = states.filter((s) => s.partitioned !== false).map((s) => s.id)
+      return strict ? unconfirmed.length === 0 : !states.some((s) => s.partitioned === true)
+    }, {timeoutMs: HEAL_DEADLINE_MS, intervalMs: 300})
+    this.partitionMaybe = unconfirmed.length > 0
+    if (unconfirmed.length > 0) notes.push(`heal not confirmed by ${unconfirmed.join(',')} (not answering)`)
+    return notes
+  }
+
+  /** Runs one call on the fault client; REDIS_UNAVAILABLE drops the connection for the next call. */
+  private async withClient<T>(call: (c: KvClient) => Promise<T>): Promise<T> {
+    const connected = await this.deps.conn.get()
+    if (!connected) throw new KvError('REDIS_UNAVAILABLE', 'the fault client cannot reach the broker')
+    try {
+      return await call(connected.client)
+    } catch (error) {
+      if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await this.deps.conn.reset()
+      throw error
+    }
+  }
+}
+
+/** "kill n2", "pause n1,n4", "partition n1,n2 | n3,n4,n5", "redis-restart"; majority ones say so. */
+export function describe(fault: PlannedFault): string {
+  const what = fault.kind === 'partition' ? `partition ${(fault.groups ?? []).map((g) => g.join(',')).join(' | ')}` : fault.nodes.length ? `${fault.kind} ${fault.nodes.join(',')}` : fault.kind
+  return fault.majority ? `${what} (no majority left)` : what
+}
+
+/** "[12.345 s]" */
+export function at(ms: number): string {
+  return `[${(ms / 1000).toFixed(3)} s]`
+}
+
+/** The end of the fault window: the signal, and a promise that settles when it aborts. */
+interface Stop {
+  readonly signal: AbortSignal
+  readonly stopped: Promise<void>
+}
+
+/** Resolves at `targetMs` on the run's clock, or at once when the window ends. */
+async function sleepUntil(now: () => number, targetMs: number, stop: Stop): Promise<void> {
+  const wait = targetMs - now()
+  if (wait <= 0 || stop.signal.aborted) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, wait))), stop.stopped])
+  clearTimeout(timer)
+}

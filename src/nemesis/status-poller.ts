@@ -1,0 +1,32 @@
+/**
+ * Quorum mode: asks every replica for its status about once a second during the run and keeps
+ * (node, term, role, leader) for the leader-per-term check. Silent replicas are simply not sampled.
+ */
+import type {KvClient} from '../client/kv-client.js'
+import {KvError} from '../core/errors.js'
+import {delay} from '../cluster/process-helpers.js'
+import type {StatusSample} from './leader-check.js'
+import type {ReconnectingClient} from './reconnecting-client.js'
+
+const POLL_INTERVAL_MS = 1000
+/** A replica that does not answer within this is skipped for this round. */
+const STATUS_TIMEOUT_MS = 800
+
+/** Runs until `stopped()`; every answer with a term is appended to `samples`. */
+export async function pollStatus(conn: ReconnectingClient, ids: readonly string[], now: () => number, samples: StatusSample[], stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
+    const started = now()
+    const connected = await conn.get()
+    if (connected) await Promise.all(ids.map((id) => sampleOne(connected.client, conn, id, now, samples)))
+    await delay(Math.max(0, POLL_INTERVAL_MS - (now() - started)))
+  }
+}
+
+async function sampleOne(client: KvClient, conn: ReconnectingClient, id: string, now: () => number, samples: StatusSample[]): Promise<void> {
+  try {
+    const s = await client.nodeStatus(id, {timeoutMs: STATUS_TIMEOUT_MS})
+    if (typeof s.term === 'number') samples.push({t: now(), node: id, term: s.term, role: s.role, leader: s.leader ?? null})
+  } catch (error) {
+    if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
+  }
+}
