@@ -112,7 +112,7 @@ function drive<C extends SimCore>(h: Harness<C>, opts: SeedOptions, settled: () 
 function runQuorum(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
   const retain = rng.pick([10_000, 10_000, 40])
-  const cluster = new SimCluster<QuorumReplica>(IDS, quorumFactory(IDS, retain), rng.fork())
+  const cluster = new SimCluster<QuorumReplica>(IDS, quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain}), rng.fork())
   const safety = new QuorumSafetyChecker(() => `seed ${seed} tick ${cluster.now}`)
   cluster.onOutput = (core, out) => {
     safety.persisted(out.persist as QuorumRecord[])

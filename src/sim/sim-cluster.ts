@@ -4,7 +4,7 @@
  *
  * It does what the replica driver does, and fails the way the real parts fail:
  * - persist before send: an Output's records go to a disk buffer; only when that buffer is "fsynced"
- *   (at the end of a tick, or later while the disk is slow) are its messages sent and effects done,
+ *   (at once, or later while the disk is slow) are its messages sent and effects done,
  *   in Output order. A crash keeps a random prefix of the unsynced records (a torn tail is truncated
  *   by the record log) and loses everything that was waiting for the fsync, sends included;
  * - the broker: messages are dropped, duplicated, delayed and reordered; partitions may be one-way;
@@ -39,15 +39,19 @@ export interface NetworkFaults {
   drop: number
   /** Probability that a peer message is delivered twice. */
   duplicate: number
-  /** Each copy arrives 1..1+delayTicksMax ticks later (so messages overtake each other). */
+  /** Each copy arrives 0..delayTicksMax ticks later (so messages overtake each other). */
   delayTicksMax: number
   /** Probability that a disk's fsync is still unfinished at the end of a tick. */
   slowDisk: number
 }
 
+/** Bounds the delivery rounds of one tick (replies to replies with no delay). */
+const ROUNDS_PER_TICK_MAX = 1000
+
 export const CALM: NetworkFaults = {drop: 0, duplicate: 0, delayTicksMax: 0, slowDisk: 0}
 
-interface Disk {
+/** One replica's disk: what is durable, and what still waits for its fsync. */
+export interface SimDisk {
   snapshot: unknown | null
   records: unknown[]
   /** Outputs whose records are written but not yet fsynced (their sends wait). */
@@ -81,7 +85,7 @@ export class SimCluster<C extends SimCore> {
   now = 0
   faults: NetworkFaults = {...CALM}
   readonly cores = new Map<string, C | null>()
-  readonly disks = new Map<string, Disk>()
+  readonly disks = new Map<string, SimDisk>()
   /** Counters for the run's summary. */
   readonly stats = {delivered: 0, dropped: 0, invalid: 0, crashes: 0, restarts: 0, pauses: 0, compactions: 0, tornRecords: 0, hintsDelivered: 0}
   /** Called after every Output a core returns (checkers hook in here). */
@@ -107,15 +111,36 @@ export class SimCluster<C extends SimCore> {
   /** Per sender: peers it believes down (its hint queue to them is held). */
   private readonly believedDown = new Map<string, Set<string>>()
 
+  private readonly members: string[]
+  /** A replica that joined later may have its own factory (its own --peers). */
+  private readonly factories = new Map<string, CoreFactory<C>>()
+
   constructor(
-    readonly ids: readonly string[],
+    ids: readonly string[],
     private readonly factory: CoreFactory<C>,
     private readonly rng: Rng,
   ) {
-    for (const id of ids) {
-      this.disks.set(id, {snapshot: null, records: [], pending: []})
-      this.cores.set(id, this.build(id))
-    }
+    this.members = [...ids]
+    for (const id of ids) this.addDisk(id)
+  }
+
+  /** Every replica the world has (joined ones included), up or not. */
+  get ids(): readonly string[] {
+    return this.members
+  }
+
+  /** A new replica starts with an empty disk and joins (seed 004); `factory` gives its --peers. */
+  join(id: string, factory: CoreFactory<C> = this.factory): C {
+    this.members.push(id)
+    this.factories.set(id, factory)
+    this.addDisk(id)
+    this.log(`JOIN ${id}`)
+    return this.cores.get(id) as C
+  }
+
+  private addDisk(id: string): void {
+    this.disks.set(id, {snapshot: null, records: [], pending: []})
+    this.cores.set(id, this.build(id))
   }
 
   /** A strictly increasing event counter: the real-time order of client events. */
@@ -124,9 +149,9 @@ export class SimCluster<C extends SimCore> {
   }
 
   private build(id: string): C {
-    const disk = this.disks.get(id) as Disk
+    const disk = this.disks.get(id) as SimDisk
     this.believedDown.set(id, new Set())
-    return this.factory.create(id, this.rng.fork(), clone(disk.snapshot), clone(disk.records))
+    return (this.factories.get(id) ?? this.factory).create(id, this.rng.fork(), clone(disk.snapshot), clone(disk.records))
   }
 
   private log(line: string): void {
@@ -170,7 +195,7 @@ export class SimCluster<C extends SimCore> {
   /** kill -9: keeps the fsynced records and a random prefix of the unsynced ones (torn tail cut off). */
   crash(id: string): void {
     if (!this.isUp(id)) return
-    const disk = this.disks.get(id) as Disk
+    const disk = this.disks.get(id) as SimDisk
     const unsynced = disk.pending.flatMap((o) => o.persist)
     const kept = unsynced.length === 0 ? 0 : this.rng.int(unsynced.length + 1)
     disk.records.push(...clone(unsynced.slice(0, kept)))
@@ -233,13 +258,17 @@ export class SimCluster<C extends SimCore> {
     this.log(`BROKER DOWN for ${ticks} ticks`)
   }
 
-  /** The driver's compaction: the core's snapshot replaces the log (unsynced Outputs stay pending). */
-  compact(id: string): void {
+  /**
+   * The driver's compaction: the core's snapshot replaces the log (unsynced Outputs stay pending).
+   * `keepRecords` > 0 keeps that many of the newest records as well, as after a crash between the
+   * snapshot rename and the log truncate: recovery must replay them idempotently.
+   */
+  compact(id: string, keepRecords = 0): void {
     const core = this.core(id)
     if (!core || this.isPaused(id)) return
-    const disk = this.disks.get(id) as Disk
+    const disk = this.disks.get(id) as SimDisk
     disk.snapshot = clone(core.snapshot())
-    disk.records = []
+    disk.records = keepRecords > 0 ? disk.records.slice(-keepRecords) : []
     this.stats.compactions++
     this.log(`COMPACT ${id}`)
   }
@@ -255,18 +284,26 @@ export class SimCluster<C extends SimCore> {
 
   // ---- time ----------------------------------------------------------------------------------
 
-  /** One tick: deliver what is due, tick every running core, fsync, pump hints. */
+  /**
+   * One tick: every running core ticks, then messages are delivered in rounds until none is due
+   * (a message sent with no delay arrives within the same tick, as over a real broker whose latency
+   * is far below a tick), then disks finish their fsyncs and hint queues are pumped.
+   */
   tick(): void {
     this.now++
-    this.deliverDue()
     for (const id of this.ids) {
       const core = this.core(id)
       if (!core || this.isPaused(id)) continue
       this.apply(core, core.tick())
       this.apply(core, core.flush())
     }
+    this.deliverDue()
     for (const id of this.ids) if (this.isRunning(id)) this.fsync(id, this.rng.next() >= this.faults.slowDisk)
     this.pumpHints()
+  }
+
+  run(ticks: number): void {
+    for (let t = 0; t < ticks; t++) this.tick()
   }
 
   private nextOrder(): number {
@@ -275,7 +312,7 @@ export class SimCluster<C extends SimCore> {
   }
 
   private deliverDue(): void {
-    for (let round = 0; round < 100; round++) {
+    for (let round = 0; round < ROUNDS_PER_TICK_MAX; round++) {
       const due: InFlight[] = []
       const later: InFlight[] = []
       for (const m of this.inflight) (m.at <= this.now && !this.isPaused(m.to) ? due : later).push(m)
@@ -326,14 +363,17 @@ export class SimCluster<C extends SimCore> {
   private apply(core: C, out: Output<unknown>): void {
     this.onOutput(core, out)
     if (out.persist.length === 0 && out.send.length === 0 && out.effects.length === 0) return
-    const disk = this.disks.get(core.id) as Disk
+    const disk = this.disks.get(core.id) as SimDisk
     disk.pending.push({persist: clone(out.persist), send: out.send, effects: out.effects})
-    if (out.persist.length === 0 && disk.pending.length === 1) this.fsync(core.id, true)
+    // Usually the group commit is done long before the next tick; a slow disk holds it (and every
+    // later Output's sends, which keep their order) until a later fsync.
+    const synced = out.persist.length === 0 ? disk.pending.length === 1 : this.rng.next() >= this.faults.slowDisk
+    this.fsync(core.id, synced)
   }
 
   /** Completes the disk's group commit (when `done`): records become durable, then sends go out in order. */
   private fsync(id: string, done: boolean): void {
-    const disk = this.disks.get(id) as Disk
+    const disk = this.disks.get(id) as SimDisk
     if (!done || disk.pending.length === 0) return
     const outs = disk.pending
     disk.pending = []
@@ -369,7 +409,7 @@ export class SimCluster<C extends SimCore> {
     const copies = kind === 'peer' && this.rng.next() < this.faults.duplicate ? 2 : 1
     const json = JSON.stringify(msg)
     for (let i = 0; i < copies; i++) {
-      const delay = 1 + (kind === 'peer' && this.faults.delayTicksMax > 0 ? this.rng.int(this.faults.delayTicksMax + 1) : 0)
+      const delay = kind === 'peer' && this.faults.delayTicksMax > 0 ? this.rng.int(this.faults.delayTicksMax + 1) : 0
       this.inflight.push({at: this.now + delay, order: this.nextOrder(), from, to, json, hint})
     }
   }
@@ -388,7 +428,7 @@ export class SimCluster<C extends SimCore> {
 
   /** Everything a replica durably holds (what a restart would recover). */
   durable(id: string): {snapshot: unknown | null; records: readonly unknown[]} {
-    const d = this.disks.get(id) as Disk
+    const d = this.disks.get(id) as SimDisk
     return {snapshot: d.snapshot, records: d.records}
   }
 }

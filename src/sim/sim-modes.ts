@@ -6,7 +6,7 @@ import type {Rng} from '../core/rng.js'
 import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../eventual/replica.js'
 import type {EventualRecord, EventualSnapshot} from '../eventual/records.js'
 import {asEventualPeerMessage} from '../eventual/validate-messages.js'
-import {DEFAULT_QUORUM_TIMING} from '../quorum/config.js'
+import {DEFAULT_QUORUM_TIMING, type QuorumConfig} from '../quorum/config.js'
 import type {QuorumRecord, QuorumSnapshot} from '../quorum/records.js'
 import {QuorumReplica} from '../quorum/replica.js'
 import {asQuorumPeerMessage} from '../quorum/validate-messages.js'
@@ -27,14 +27,17 @@ export function eventualFactory(peers: readonly string[]): CoreFactory<EventualR
   }
 }
 
+/** The quorum replica's settings other than identity and randomness. */
+export type QuorumTiming = Omit<QuorumConfig, 'id' | 'peers' | 'rng'>
+
 /**
- * `logRetainEntries` is the only setting the simulator varies: a small value makes lagging
- * replicas take the snapshot-install path, which the default (10,000) reaches only in long runs.
+ * The simulator runs the real defaults, varying only `logRetainEntries` (a small value makes lagging
+ * replicas take the snapshot-install path); unit tests pass shorter timeouts.
  */
-export function quorumFactory(peers: readonly string[], logRetainEntries: number = DEFAULT_QUORUM_TIMING.logRetainEntries): CoreFactory<QuorumReplica> {
+export function quorumFactory(peers: readonly string[], timing: QuorumTiming = DEFAULT_QUORUM_TIMING): CoreFactory<QuorumReplica> {
   return {
     create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[]) {
-      const core = new QuorumReplica({id, peers, rng, ...DEFAULT_QUORUM_TIMING, logRetainEntries})
+      const core = new QuorumReplica({id, peers, rng, ...timing})
       core.restore(snapshot as QuorumSnapshot | null, records as QuorumRecord[])
       return core
     },

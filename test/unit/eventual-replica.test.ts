@@ -8,40 +8,42 @@
 import {expect} from 'chai'
 import {Rng} from '../../src/core/rng.js'
 import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../../src/eventual/replica.js'
-import type {EventualRecord} from '../../src/eventual/records.js'
 import {canonicalSiblings, contextOf, supersedes} from '../../src/eventual/siblings.js'
 import type {Version} from '../../src/eventual/types.js'
-import {SimNetwork} from '../../src/sim/sim-network.js'
+import {CALM, SimCluster} from '../../src/sim/sim-cluster.js'
+import {eventualFactory} from '../../src/sim/sim-modes.js'
 import type {PutResultEventual, ReadResult} from '../../src/runtime/client-messages.js'
 
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5']
 type Msg = Parameters<EventualReplica['step']>[0]
+type Reply = {ok: boolean; result?: unknown; error?: {code: string; message: string}}
 
-function replica(id: string, seed: number, peers = IDS, disk?: unknown[]): EventualReplica {
-  const r = new EventualReplica({id, peers, rng: new Rng(seed), ...DEFAULT_EVENTUAL_TIMING})
-  r.restore(null, (disk ?? []) as EventualRecord[])
-  return r
-}
-
+/** Five eventual replicas on the simulator (src/sim), with client helpers. */
 class World {
-  readonly net: SimNetwork<Msg>
-  readonly nodes = new Map<string, EventualReplica>()
+  readonly net: SimCluster<EventualReplica>
+  private readonly replies = new Map<string, Reply>()
   private req = 0
 
   constructor(readonly seed: number, ids = IDS) {
-    const rng = new Rng(seed)
-    this.net = new SimNetwork<Msg>(rng.fork())
-    for (const id of ids) this.addNode(replica(id, seed * 31 + this.nodes.size, ids))
+    this.net = new SimCluster(ids, eventualFactory(ids), new Rng(seed))
+    this.net.onReply = (channel, msg) => {
+      if (!this.replies.has(channel)) this.replies.set(channel, msg as unknown as Reply)
+    }
     this.net.run(30) // heartbeats: everyone sees everyone
   }
 
-  addNode(r: EventualReplica): void {
-    this.nodes.set(r.id, r)
-    this.net.add(r)
+  /** Up replicas by id. */
+  get nodes(): Map<string, EventualReplica> {
+    return new Map(this.net.upCores().map((c) => [c.id, c]))
   }
 
-  restart(id: string, peers = IDS): void {
-    this.addNode(replica(id, this.seed * 97 + this.req, peers, this.net.disk(id)))
+  /** The records a replica has durably persisted. */
+  disk(id: string): readonly unknown[] {
+    return this.net.durable(id).records
+  }
+
+  restart(id: string): void {
+    this.net.restart(id)
   }
 
   put(node: string, key: string, value: string | null, extra: {context?: string; w?: number | 'quorum' | 'all'} = {}): string {
@@ -56,12 +58,12 @@ class World {
     return id
   }
 
-  reply(id: string): {ok: boolean; result?: unknown; error?: {code: string; message: string}} | undefined {
-    return this.net.repliesTo(`c.${id}`)[0]
+  reply(id: string): Reply | undefined {
+    return this.replies.get(`c.${id}`)
   }
 
   /** Run until the request is answered (bounded). */
-  await(id: string, maxTicks = 100): {ok: boolean; result?: unknown; error?: {code: string; message: string}} {
+  await(id: string, maxTicks = 100): Reply {
     for (let i = 0; i < maxTicks && !this.reply(id); i++) this.net.run(1)
     const r = this.reply(id)
     expect(r, `seed ${this.seed}: request ${id} never answered`).to.not.equal(undefined)
@@ -140,17 +142,17 @@ describe('eventual replica (simulated network)', () => {
     expect((all.result as PutResultEventual).replicas).to.equal(5)
     for (const id of ['n3', 'n4', 'n5']) w.net.crash(id)
     w.net.run(DEFAULT_EVENTUAL_TIMING.suspectTicks + 5)
-    const before = w.net.disk('n1').length
+    const before = w.disk('n1').length
     const refused = w.await(w.put('n1', 'k2', 'v', {w: 'quorum'}))
     expect(refused.ok).to.equal(false)
     expect(refused.error!.code).to.equal('UNAVAILABLE')
-    expect(w.net.disk('n1').length).to.equal(before)
+    expect(w.disk('n1').length).to.equal(before)
     expect(w.nodes.get('n1')!.stateOf('k2')).to.deep.equal([])
   })
 
   it('refuses bad input with BAD_REQUEST and persists nothing', () => {
     const w = new World(6)
-    const before = w.net.disk('n1').length
+    const before = w.disk('n1').length
     for (const [key, value] of [['', 'x'], ['k'.repeat(1025), 'x'], ['k', 'v'.repeat(1024 * 1024 + 1)]]) {
       const r = w.await(w.put('n1', key, value))
       expect(r.ok).to.equal(false)
@@ -158,7 +160,7 @@ describe('eventual replica (simulated network)', () => {
     }
     const badContext = w.await(w.put('n1', 'k', 'v', {context: 'not-a-context'}))
     expect(badContext.error!.code).to.equal('BAD_REQUEST')
-    expect(w.net.disk('n1').length).to.equal(before)
+    expect(w.disk('n1').length).to.equal(before)
   })
 
   it('a crashed replica restarts from its own records and catches up without client reads', () => {
@@ -180,7 +182,7 @@ describe('eventual replica (simulated network)', () => {
     const w = new World(8)
     w.await(w.put('n1', 'a', '1'))
     w.net.run(10)
-    w.addNode(replica('n6', 99, IDS))
+    w.net.join('n6')
     w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks)
     expect(w.nodes.get('n1')!.memberIds()).to.include('n6')
     expect(w.nodes.get('n6')!.stateOf('a').map((v) => v.value)).to.deep.equal(['1'])
@@ -196,7 +198,7 @@ describe('eventual replica (simulated network)', () => {
     for (let seed = 100; seed < 140; seed++) {
       const w = new World(seed)
       const rng = new Rng(seed)
-      w.net.faults = {dropRate: 0.1, duplicateRate: 0.05, delayTicksMax: 5}
+      w.net.faults = {drop: 0.1, duplicate: 0.05, delayTicksMax: 5, slowDisk: 0.2}
       const acked: {key: string; version: {node: string; counter: number}}[] = []
       const pending: {id: string; key: string}[] = []
       const keys = ['a', 'b', 'c']
@@ -211,7 +213,7 @@ describe('eventual replica (simulated network)', () => {
         w.net.run(1)
       }
       w.net.heal()
-      w.net.faults = {dropRate: 0, duplicateRate: 0, delayTicksMax: 0}
+      w.net.faults = CALM
       w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks * 3)
       for (const p of pending) {
         const r = w.reply(p.id)

@@ -1,27 +1,26 @@
 /**
- * A seeded in-memory network for QuorumReplica unit tests (not imported by src). It does what the
- * replica driver does — persist an Output's records before sending its messages, handle Outputs in
- * order, flush after each burst, validate every peer message at the boundary — over a network that
- * delays, drops, duplicates and reorders messages and can be partitioned. A crash throws the replica
- * away; a restart builds a new one from exactly the records it had persisted (and its snapshot).
+ * The quorum unit tests' view of the simulator (src/sim/sim-cluster.ts, the same world `npm run sim`
+ * uses): five QuorumReplicas with test timing on the seeded broker, with helpers to send client
+ * requests, await their replies and run until a condition holds. The simulator does what the driver
+ * does (persist before send, Outputs in order, validation at the boundary) and fails the way real
+ * parts fail; here the tests script the faults themselves.
  *
- * Every run is replayable from its seed. The QuorumSafetyChecker (src/check) watches every Output as it happens.
+ * Every run is replayable from its seed. The QuorumSafetyChecker (src/check) watches every Output.
  */
-import type {Destination, Output} from '../../src/core/machine.js'
-import {Rng} from '../../src/core/rng.js'
-import type {ClientReply, ClientRequest} from '../../src/runtime/client-messages.js'
-import type {QuorumConfig} from '../../src/quorum/config.js'
-import type {QuorumRecord, QuorumSnapshot} from '../../src/quorum/records.js'
-import {QuorumReplica} from '../../src/quorum/replica.js'
-import {asQuorumPeerMessage} from '../../src/quorum/validate-messages.js'
 import {QuorumSafetyChecker} from '../../src/check/quorum-safety.js'
+import {Rng} from '../../src/core/rng.js'
+import type {QuorumRecord} from '../../src/quorum/records.js'
+import type {QuorumReplica} from '../../src/quorum/replica.js'
+import type {ClientReply, ClientRequest} from '../../src/runtime/client-messages.js'
+import {SimCluster, type SimDisk} from '../../src/sim/sim-cluster.js'
+import {quorumFactory, type QuorumTiming} from '../../src/sim/sim-modes.js'
 
 export interface NetFaults {
   /** Probability that a peer message is lost. */
   drop: number
   /** Probability that a peer message is delivered twice. */
   duplicate: number
-  /** Each copy is delivered after 0..delayMaxTicks ticks (so messages overtake each other). */
+  /** Each copy is delivered 0..delayMaxTicks ticks later (so messages overtake each other). */
   delayMaxTicks: number
 }
 
@@ -37,26 +36,10 @@ export const TEST_TIMING = {
   logRetainEntries: 50,
 } as const
 
-interface Disk {
-  snapshot: QuorumSnapshot | null
-  records: QuorumRecord[]
-}
-
-interface InFlight {
-  at: number
-  order: number
-  from: string
-  to: string
-  json: string
-}
-
 export class QuorumNet {
   readonly rng: Rng
   readonly ids: string[]
-  now = 0
-  faults: NetFaults
-  readonly replicas = new Map<string, QuorumReplica | null>()
-  readonly disks = new Map<string, Disk>()
+  readonly sim: SimCluster<QuorumReplica>
   /** Client replies by request id; `replyCounts` catches a request answered twice. */
   readonly replies = new Map<string, ClientReply>()
   readonly replyCounts = new Map<string, number>()
@@ -66,51 +49,70 @@ export class QuorumNet {
   /** Which replica each request went to, and the event count at each replica's last crash. */
   readonly sentTo = new Map<string, string>()
   readonly lastCrash = new Map<string, number>()
-  private events = 0
   readonly checker: QuorumSafetyChecker
-  /** Peer messages delivered, and dropped by the validator (must stay 0: the core only sends valid ones). */
-  delivered = 0
-  invalid = 0
-  private inflight: InFlight[] = []
-  private order = 0
-  private groupOf = new Map<string, number>()
   private reqSeq = 0
 
   constructor(
     readonly seed: number,
     n = 5,
     faults: NetFaults = NO_FAULTS,
-    private readonly timing: Omit<QuorumConfig, 'id' | 'peers' | 'rng'> = TEST_TIMING,
+    timing: QuorumTiming = TEST_TIMING,
   ) {
     this.rng = new Rng(seed)
-    this.faults = faults
     this.ids = Array.from({length: n}, (_, i) => `n${i + 1}`)
+    this.sim = new SimCluster(this.ids, quorumFactory(this.ids, timing), this.rng.fork())
+    this.faults = faults
     this.checker = new QuorumSafetyChecker(() => `seed ${this.seed} tick ${this.now}`)
-    for (const id of this.ids) {
-      this.disks.set(id, {snapshot: null, records: []})
-      this.replicas.set(id, this.build(id))
+    this.sim.onOutput = (core, out) => {
+      this.checker.persisted(out.persist as QuorumRecord[])
+      this.checker.observe(core)
     }
+    this.sim.onReply = (_channel, msg) => this.recordReply(msg as unknown as ClientReply)
   }
 
-  private build(id: string): QuorumReplica {
-    const r = new QuorumReplica({id, peers: this.ids, rng: this.rng.fork(), ...this.timing})
-    const disk = this.disks.get(id) as Disk
-    r.restore(clone(disk.snapshot), clone(disk.records))
-    return r
+  get now(): number {
+    return this.sim.now
+  }
+
+  get faults(): NetFaults {
+    const f = this.sim.faults
+    return {drop: f.drop, duplicate: f.duplicate, delayMaxTicks: f.delayTicksMax}
+  }
+
+  set faults(f: NetFaults) {
+    this.sim.faults = {drop: f.drop, duplicate: f.duplicate, delayTicksMax: f.delayMaxTicks, slowDisk: 0}
+  }
+
+  /** id → replica, null while crashed. */
+  get replicas(): ReadonlyMap<string, QuorumReplica | null> {
+    return this.sim.cores
+  }
+
+  get disks(): ReadonlyMap<string, SimDisk> {
+    return this.sim.disks
+  }
+
+  /** Peer messages delivered, and dropped by the validator (must stay 0: the core only sends valid ones). */
+  get delivered(): number {
+    return this.sim.stats.delivered
+  }
+
+  get invalid(): number {
+    return this.sim.stats.invalid
   }
 
   replica(id: string): QuorumReplica {
-    const r = this.replicas.get(id)
+    const r = this.sim.core(id)
     if (!r) throw new Error(`${id} is down (seed ${this.seed})`)
     return r
   }
 
   up(): QuorumReplica[] {
-    return [...this.replicas.values()].filter((r): r is QuorumReplica => r !== null)
+    return this.sim.upCores()
   }
 
   isUp(id: string): boolean {
-    return this.replicas.get(id) != null
+    return this.sim.isUp(id)
   }
 
   /** Up replicas that believe they lead (in any term). */
@@ -127,41 +129,25 @@ export class QuorumNet {
   // ---- faults --------------------------------------------------------------------------------
 
   crash(id: string): void {
-    if (this.replicas.get(id)) this.lastCrash.set(id, this.events++)
-    this.replicas.set(id, null)
+    if (this.sim.isUp(id)) this.lastCrash.set(id, this.sim.clock())
+    this.sim.crash(id)
   }
 
   restart(id: string): void {
-    if (!this.replicas.get(id)) this.replicas.set(id, this.build(id))
+    this.sim.restart(id)
   }
 
-  /**
-   * What the driver's compaction does: snapshot, then truncate the record log. `keepRecords` > 0
-   * keeps that many of the newest records as well, as after a crash between the snapshot rename and
-   * the truncate (or an Output still queued when the snapshot was taken): recovery must replay them
-   * idempotently.
-   */
+  /** See SimCluster.compact. */
   compact(id: string, keepRecords = 0): void {
-    const r = this.replicas.get(id)
-    if (!r) return
-    const disk = this.disks.get(id) as Disk
-    disk.snapshot = clone(r.snapshot())
-    disk.records = keepRecords > 0 ? disk.records.slice(-keepRecords) : []
+    this.sim.compact(id, keepRecords)
   }
 
   partition(groups: string[][]): void {
-    this.groupOf = new Map()
-    groups.forEach((g, i) => g.forEach((id) => this.groupOf.set(id, i)))
+    this.sim.partition(groups)
   }
 
   heal(): void {
-    this.groupOf = new Map()
-  }
-
-  private blocked(a: string, b: string): boolean {
-    const x = this.groupOf.get(a)
-    const y = this.groupOf.get(b)
-    return x !== undefined && y !== undefined && x !== y
+    this.sim.heal()
   }
 
   // ---- clients -------------------------------------------------------------------------------
@@ -178,17 +164,15 @@ export class QuorumNet {
     return id
   }
 
-  /** A client request goes straight to the replica's inbox (clients are never partitioned). */
+  /** A client request goes to the replica's inbox (clients are never partitioned). */
   client(node: string, req: ClientRequest): void {
-    this.issuedAt.set(req.id, this.events++)
+    this.issuedAt.set(req.id, this.sim.clock())
     this.sentTo.set(req.id, node)
-    const r = this.replicas.get(node)
-    if (!r) {
+    if (!this.sim.isUp(node)) {
       this.recordReply({type: 'client.reply', id: req.id, ok: false, error: {code: 'UNAVAILABLE', message: `${node} is down`}})
       return
     }
-    this.process(node, r.step(JSON.parse(JSON.stringify(req)) as ClientRequest))
-    this.flushAll()
+    this.sim.request(node, req)
   }
 
   reply(id: string): ClientReply | undefined {
@@ -205,18 +189,13 @@ export class QuorumNet {
     this.replyCounts.set(reply.id, (this.replyCounts.get(reply.id) ?? 0) + 1)
     if (this.replies.has(reply.id)) return
     this.replies.set(reply.id, reply)
-    this.repliedAt.set(reply.id, this.events++)
+    this.repliedAt.set(reply.id, this.sim.clock())
   }
 
   // ---- time ----------------------------------------------------------------------------------
 
   tick(): void {
-    this.now++
-    for (const id of this.ids) {
-      const r = this.replicas.get(id)
-      if (r) this.process(id, r.tick())
-    }
-    this.deliverDue()
+    this.sim.tick()
   }
 
   /** Tick until `done` holds; throws (naming the seed) after `maxTicks`. Returns the ticks taken. */
@@ -238,71 +217,4 @@ export class QuorumNet {
     this.runUntil(`reply to ${reqId}`, () => this.replies.has(reqId), maxTicks)
     return this.replies.get(reqId) as ClientReply
   }
-
-  private deliverDue(): void {
-    // Delay-0 messages sent while delivering are delivered in the same tick; bound the rounds anyway.
-    for (let round = 0; round < 1000; round++) {
-      const due = this.inflight.filter((m) => m.at <= this.now)
-      if (due.length === 0) break
-      this.inflight = this.inflight.filter((m) => m.at > this.now)
-      due.sort((a, b) => a.order - b.order)
-      for (const m of due) this.deliver(m)
-      this.flushAll()
-    }
-  }
-
-  private deliver(m: InFlight): void {
-    const r = this.replicas.get(m.to)
-    if (!r || this.blocked(m.from, m.to)) return
-    const msg = asQuorumPeerMessage(JSON.parse(m.json) as Record<string, unknown>)
-    if (!msg) {
-      this.invalid++
-      return
-    }
-    this.delivered++
-    this.process(m.to, r.step(msg))
-  }
-
-  private flushAll(): void {
-    for (const id of this.ids) {
-      const r = this.replicas.get(id)
-      if (r) this.process(id, r.flush())
-    }
-  }
-
-  /** The driver's contract: persist first, then send, Outputs in order. */
-  private process(id: string, out: Output<QuorumRecord>): void {
-    const disk = this.disks.get(id) as Disk
-    for (const rec of out.persist) disk.records.push(clone(rec))
-    this.checker.persisted(out.persist)
-    for (const s of out.send) this.send(id, s.to, s.msg)
-    const r = this.replicas.get(id)
-    if (r) this.checker.observe(r)
-  }
-
-  private send(from: string, to: Destination, msg: object): void {
-    switch (to.kind) {
-      case 'client':
-        this.recordReply(clone(msg) as ClientReply)
-        return
-      case 'node':
-        return this.enqueue(from, to.id, msg)
-      case 'topic':
-        for (const id of this.ids) if (id !== from) this.enqueue(from, id, msg)
-    }
-  }
-
-  private enqueue(from: string, to: string, msg: object): void {
-    if (this.blocked(from, to) || this.rng.next() < this.faults.drop) return
-    const copies = this.rng.next() < this.faults.duplicate ? 2 : 1
-    const json = JSON.stringify(msg)
-    for (let i = 0; i < copies; i++) {
-      // Random order keys make equal-time messages overtake each other.
-      this.inflight.push({at: this.now + this.rng.int(this.faults.delayMaxTicks + 1), order: this.order++ + this.rng.int(4) * 1e9, from, to, json})
-    }
-  }
-}
-
-function clone<T>(x: T): T {
-  return x === null || x === undefined ? x : (JSON.parse(JSON.stringify(x)) as T)
 }

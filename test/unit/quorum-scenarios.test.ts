@@ -254,7 +254,7 @@ describe('quorum replica scenarios', () => {
     net.run(2 * TEST_TIMING.heartbeatTicks)
     for (const id of net.ids) {
       net.client(id, {type: 'client.status', id: `s-${id}`, replyTo: `reply.s-${id}`})
-      const status = (net.reply(`s-${id}`) as {result: NodeStatus}).result
+      const status = (net.await(`s-${id}`) as {result: NodeStatus}).result
       expect(status).to.deep.include({
         id,
         alive: true,
