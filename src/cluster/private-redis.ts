@@ -47,9 +47,10 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`
   }
 
-  /** The running server's pid, if any (the nemesis kills it on exit so it is never orphaned). */
+  /** The running server's pid; undefined when it is not running (the nemesis kills it on exit). */
   get pid(): number | undefined {
-    return this.proc?.pid
+    const p = this.proc
+    return p && p.exitCode === null && p.signalCode === null ? p.pid : undefined
   }
 
   /** Starts the server on this object's port (again, after stopProcess) and waits for PING. */

@@ -17,7 +17,8 @@ import type {ReconnectingClient} from './reconnecting-client.js'
 export interface FaultRecord {
   readonly seq: number
   readonly kind: FaultKind
-  readonly nodes: readonly string[]
+  /** The replicas it hit (for a leader-preferring fault, the leader it found instead of the plan's). */
+  nodes: readonly string[]
   readonly groups?: readonly (readonly string[])[]
   readonly majority: boolean
   readonly plannedAtMs: number
@@ -45,6 +46,8 @@ export interface InjectorDeps {
   readonly ids: readonly string[]
   readonly now: () => number
   readonly log: (line: string) => void
+  /** Quorum mode: the replica that most recently said it leads (for leader-preferring faults). */
+  readonly leader?: () => string | undefined
 }
 
 /** Created once per run; run() executes the plan, healAll() restores a healthy cluster. */
@@ -52,11 +55,23 @@ export class FaultInjector {
   readonly records: FaultRecord[] = []
   private readonly killed = new Set<string>()
   private readonly paused = new Set<string>()
+  /** Replicas outside the majority side of the partition in force. */
+  private readonly cutOff = new Set<string>()
   private redisDown = false
   /** A partition may be in force (set on every attempt, cleared only by a verified heal). */
   private partitionMaybe = false
+  /** Set by abandon(): the run was interrupted, so nothing is started or undone any more. */
+  private abandoned = false
 
   constructor(private readonly deps: InjectorDeps) {}
+
+  /**
+   * Called when the run is interrupted: pending and active faults are left as they are (the caller
+   * kills every process next) and heal loops give up, so Ctrl-C does not wait for them.
+   */
+  abandon(): void {
+    this.abandoned = true
+  }
 
   /** Replicas neither killed nor paused right now (what client workers prefer to talk to). */
   liveNodes(): string[] {
@@ -73,31 +88,37 @@ export class FaultInjector {
     await Promise.all(plan.map((fault) => this.runOne(fault, {signal: stop, stopped})))
   }
 
-  private async runOne(fault: PlannedFault, stop: Stop): Promise<void> {
+  private async runOne(planned: PlannedFault, stop: Stop): Promise<void> {
     const record: FaultRecord = {
-      seq: fault.seq,
-      kind: fault.kind,
-      nodes: fault.nodes,
-      ...(fault.groups ? {groups: fault.groups} : {}),
-      majority: fault.majority,
-      plannedAtMs: fault.atMs,
-      holdMs: fault.holdMs,
+      seq: planned.seq,
+      kind: planned.kind,
+      nodes: planned.nodes,
+      ...(planned.groups ? {groups: planned.groups} : {}),
+      majority: planned.majority,
+      plannedAtMs: planned.atMs,
+      holdMs: planned.holdMs,
       startedAt: null,
       endedAt: null,
       notes: [],
     }
     this.records.push(record)
-    await sleepUntil(this.deps.now, fault.atMs, stop)
-    if (stop.signal.aborted) return
-    record.startedAt = this.deps.now()
-    this.deps.log(`${at(record.startedAt)} fault #${fault.seq} ${describe(fault)} for ${(fault.holdMs / 1000).toFixed(1)} s`)
+    await sleepUntil(this.deps.now, planned.atMs, stop)
+    if (stop.signal.aborted || this.abandoned) return
+    const startedAt = this.deps.now()
+    record.startedAt = startedAt
+    const leader = this.leaderInstead(planned)
+    const fault = leader ? {...planned, nodes: [leader]} : planned
+    record.nodes = fault.nodes
+    const which = leader === undefined ? '' : leader === planned.nodes[0] ? ' (the leader)' : ` (the leader, instead of ${planned.nodes.join(',')})`
+    this.deps.log(`${at(startedAt)} fault #${fault.seq} ${describe(fault)}${which} for ${(fault.holdMs / 1000).toFixed(1)} s`)
     try {
       await this.begin(fault, record)
     } catch (error) {
       record.startError = (error as Error).message
       this.deps.log(`${at(this.deps.now())} fault #${fault.seq} could not start fully: ${record.startError}`)
     }
-    await sleepUntil(this.deps.now, record.startedAt + fault.holdMs, stop)
+    await sleepUntil(this.deps.now, startedAt + fault.holdMs, stop)
+    if (this.abandoned) return
     try {
       await this.end(fault, record)
     } catch (error) {
@@ -105,6 +126,14 @@ export class FaultInjector {
     }
     record.endedAt = this.deps.now()
     this.deps.log(`${at(record.endedAt)} fault #${fault.seq} ${fault.kind} ended${record.notes.length ? ` (${record.notes.join('; ')})` : ''}`)
+  }
+
+  /** The healthy current leader, for a fault that prefers it; undefined to keep the plan's target. */
+  private leaderInstead(fault: PlannedFault): string | undefined {
+    if (!fault.preferLeader) return undefined
+    const leader = this.deps.leader?.()
+    if (leader === undefined || this.killed.has(leader) || this.paused.has(leader) || this.cutOff.has(leader)) return undefined
+    return leader
   }
 
   private async begin(fault: PlannedFault, record: FaultRecord): Promise<void> {
@@ -122,6 +151,7 @@ export class FaultInjector {
         return
       case 'partition': {
         this.partitionMaybe = true
+        for (const id of fault.nodes) this.cutOff.add(id)
         const groups = (fault.groups ?? []).map((g) => [...g])
         const giveUpAt = (record.startedAt ?? 0) + fault.holdMs - REGISTER_WAIT_MS_MIN
         for (;;) {
@@ -167,6 +197,7 @@ export class FaultInjector {
         }
         return
       case 'partition':
+        this.cutOff.clear()
         record.notes.push(...(await this.healVerified(this.liveNodes(), false)))
         return
       case 'redis-restart':
@@ -180,19 +211,21 @@ export class FaultInjector {
    * Called once at the end of the run: continues paused replicas, restarts killed ones, brings the
    * broker back, and heals the partition until every replica says it is not partitioned.
    */
-  async healAll(): Promise<string[]> {
+  async healAll(): Promise<void> {
     const {cluster, redis, ids} = this.deps
     for (const id of ids) cluster.resume(id)
     this.paused.clear()
     for (const id of ids) if (!cluster.running(id)) cluster.start(id)
     this.killed.clear()
+    this.cutOff.clear()
     if (this.redisDown || redis.pid === undefined) {
       await redis.startProcess()
       this.redisDown = false
     }
     // Always heal at the end: a replica restarted during a broker outage may hold a stale partition.
+    // Replicas still starting do not answer yet: verifyHealed() checks them once they serve.
     this.partitionMaybe = true
-    return this.healVerified(ids, false)
+    await this.healVerified(ids, false)
   }
 
   /** Called after healAll() once every replica serves again: each one must say it is not partitioned. */
@@ -210,6 +243,7 @@ export class FaultInjector {
     const notes: string[] = []
     let unconfirmed: string[] = []
     await waitFor(`a heal reaching ${verify.join(',')}`, async () => {
+      if (this.abandoned) return true // interrupted: the processes are about to be killed anyway
       await this.withClient((c) => c.heal({timeoutMs: FAULT_CALL_TIMEOUT_MS})).catch((error: unknown) => {
         if (!(error instanceof KvError && error.code === 'TIMEOUT')) throw error
       })

@@ -26,6 +26,12 @@ export interface PlannedFault {
   readonly groups?: readonly (readonly string[])[]
   /** True when this fault (with the others active) leaves no majority of healthy replicas. */
   readonly majority: boolean
+  /**
+   * Quorum mode, a kill or pause of one replica: hit whoever leads at that moment instead of the
+   * planned target, if the leader is healthy (the plan cannot know who will lead; the count of
+   * affected replicas, which is what the budget limits, stays the same).
+   */
+  readonly preferLeader?: boolean
 }
 
 /** At most this many replicas are affected at once, except by a deliberate majority fault. */
@@ -37,6 +43,8 @@ const WARMUP_MS = 1500
 /** Gap between two fault starts: GAP_MS_MIN plus up to GAP_MS_SPREAD. */
 const GAP_MS_MIN = 1000
 const GAP_MS_SPREAD = 2500
+/** The chance that a quorum-mode kill or pause of one replica goes for the leader. */
+const LEADER_CHANCE = 0.5
 /** A broker restart never starts within this long of a partition change (and vice versa). */
 const BROKER_MARGIN_MS = 2500
 
@@ -66,7 +74,7 @@ export function planFaults(rng: Rng, ids: readonly string[], mode: 'eventual' | 
     const first = missing.length > 0 ? missing : [weightedKind(rng)]
     const order = [...first, ...rng.shuffle(FAULT_KINDS.filter((k) => !first.includes(k)))]
     for (const kind of order) {
-      const fault = tryPlan(rng, ids, plan, kind, at, majority)
+      const fault = tryPlan(rng, ids, plan, kind, at, majority, mode === 'quorum')
       if (fault) {
         plan.push(fault)
         break
@@ -91,7 +99,7 @@ function activeAt(plan: readonly PlannedFault[], at: number, endMs: number): Pla
 }
 
 /** A fault of `kind` starting at `at` that fits the budget and the rules, or null. */
-function tryPlan(rng: Rng, ids: readonly string[], plan: readonly PlannedFault[], kind: FaultKind, at: number, majority: boolean): PlannedFault | null {
+function tryPlan(rng: Rng, ids: readonly string[], plan: readonly PlannedFault[], kind: FaultKind, at: number, majority: boolean, leaderTargets: boolean): PlannedFault | null {
   const [lo, hi] = HOLD_MS[kind]
   const holdMs = lo + rng.int(hi - lo)
   const overlapping = activeAt(plan, at, at + holdMs)
@@ -106,7 +114,8 @@ function tryPlan(rng: Rng, ids: readonly string[], plan: readonly PlannedFault[]
       const want = majority ? Math.max(1, ids.length - majorityOf + 1 - affected.size) : Math.min(FAULTY_MAX - affected.size, 1 + (rng.next() < 0.25 ? 1 : 0))
       if (want < 1 || healthy.length < want) return null
       const nodes = rng.shuffle([...healthy]).slice(0, want).sort()
-      return {seq, kind, atMs: at, holdMs, nodes, majority: affected.size + want >= ids.length - majorityOf + 1}
+      const fault = {seq, kind, atMs: at, holdMs, nodes, majority: affected.size + want >= ids.length - majorityOf + 1}
+      return leaderTargets && want === 1 && rng.next() < LEADER_CHANCE ? {...fault, preferLeader: true} : fault
     }
     case 'partition': {
       if (overlapping.some((f) => f.kind === 'partition')) return null // one partition at a time

@@ -30,3 +30,20 @@ async function sampleOne(client: KvClient, conn: ReconnectingClient, id: string,
     if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
   }
 }
+
+/** Only samples this recent count when the fault injector asks who leads. */
+const LEADER_FRESH_MS = 2500
+
+/**
+ * Called by the fault injector for leader-preferring faults: among the recent samples, the replica
+ * claiming to lead the highest term; undefined when none did lately.
+ */
+export function currentLeader(samples: readonly StatusSample[], now: number): string | undefined {
+  let best: StatusSample | undefined
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const s = samples[i] as StatusSample
+    if (s.t < now - LEADER_FRESH_MS) break
+    if (s.role === 'leader' && (best === undefined || s.term > best.term)) best = s
+  }
+  return best?.node
+}
