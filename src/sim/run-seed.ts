@@ -72,7 +72,9 @@ function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, clust
       get now() {
         return cluster.now
       },
-      ids: IDS,
+      get ids() {
+        return cluster.ids
+      },
       clock: () => cluster.clock(),
       isUp: (id) => cluster.isUp(id),
       request: (id, req: ClientRequest) => cluster.request(id, req),
@@ -86,10 +88,14 @@ function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, clust
   return {cluster, clients, nemesis}
 }
 
-/** Faults and clients, then calm with clients, then clients stop and `settled` is awaited. */
-function drive<C extends SimCore>(h: Harness<C>, opts: SeedOptions, settled: () => boolean): boolean {
+/**
+ * Faults and clients, then calm with clients, then clients stop and `settled` is awaited.
+ * `during` runs once per tick of the faulty phase (mode-specific events such as a join).
+ */
+function drive<C extends SimCore>(h: Harness<C>, opts: SeedOptions, settled: () => boolean, during: (t: number) => void = () => {}): boolean {
   const {cluster, clients, nemesis} = h
   for (let t = 0; t < (opts.faultTicks ?? 400); t++) {
+    during(t)
     if (t >= 20) nemesis.tick()
     cluster.tick()
     clients.tick()
@@ -143,13 +149,18 @@ function runEventual(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
   const cluster = new SimCluster<EventualReplica>(IDS, eventualFactory(IDS), rng.fork())
   const h = harness('eventual', seed, rng, cluster, DEFAULT_EVENTUAL_TIMING.tickMs, opts)
+  // Seed 004: in some runs a sixth replica joins in the middle of the faults (it starts empty,
+  // catches up, then coordinates writes with a clock entry of its own).
+  const joinAt = rng.next() < 0.3 ? rng.int(opts.faultTicks ?? 400) : -1
   const converged = () => {
     const cores = cluster.upCores()
-    if (cores.length !== IDS.length) return false
+    if (cores.length !== cluster.ids.length) return false
     const first = JSON.stringify([...observe(cores[0] as EventualReplica)])
     return cores.every((c) => JSON.stringify([...observe(c)]) === first)
   }
-  drive(h, opts, converged)
+  drive(h, opts, converged, (t) => {
+    if (t === joinAt) cluster.join('n6')
+  })
   const finals: FinalStates = new Map(cluster.upCores().map((c) => [c.id, observe(c)]))
   return result('eventual', seed, checkEventual(h.clients.history, finals), h)
 }
