@@ -103,6 +103,8 @@ export class SimCluster<C extends SimCore> {
   private inflight: InFlight[] = []
   private order = 0
   private readonly pausedUntil = new Map<string, number>()
+  /** Per replica: the chance of missing a tick (timer skew). */
+  private readonly skew = new Map<string, number>()
   /** Directed links that drop messages: "from>to". */
   private blocked = new Set<string>()
   private brokerDownUntil = -1
@@ -294,6 +296,7 @@ export class SimCluster<C extends SimCore> {
     for (const id of this.ids) {
       const core = this.core(id)
       if (!core || this.isPaused(id)) continue
+      if ((this.skew.get(id) ?? 0) > 0 && this.rng.next() < (this.skew.get(id) as number)) continue
       this.apply(core, core.tick())
       this.apply(core, core.flush())
     }
@@ -304,6 +307,16 @@ export class SimCluster<C extends SimCore> {
 
   run(ticks: number): void {
     for (let t = 0; t < ticks; t++) this.tick()
+  }
+
+  /**
+   * Timer skew: each replica gets its own chance, up to `bound`, of missing a tick (a starved event
+   * loop fires its interval late). Lockstep ticks would hide bugs that rely on every replica's
+   * timeouts running at the same rate. 0 restores lockstep.
+   */
+  skewTimers(bound: number): void {
+    for (const id of this.ids) this.skew.set(id, bound * this.rng.next())
+    if (bound > 0) this.log(`SKEW ${this.ids.map((id) => `${id}:${(this.skew.get(id) as number).toFixed(2)}`).join(' ')}`)
   }
 
   private nextOrder(): number {

@@ -51,6 +51,7 @@ export class SimNemesis<C extends SimCore> {
     this.cluster.heal()
     this.partitioned = false
     this.cluster.faults = {drop: 0, duplicate: 0, delayTicksMax: 0, slowDisk: 0}
+    this.cluster.skewTimers(0)
   }
 
   private later(ticks: number, run: () => void): void {
@@ -131,5 +132,6 @@ export class SimNemesis<C extends SimCore> {
     }
     this.cluster.faults = f
     this.cluster.trace?.(`t${this.cluster.now} WEATHER drop=${f.drop} dup=${f.duplicate} delay<=${f.delayTicksMax} slowDisk=${f.slowDisk}`)
+    this.cluster.skewTimers(this.rng.pick([0, 0, 0.1, 0.3]))
   }
 }
