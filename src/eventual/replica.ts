@@ -299,8 +299,12 @@ export class EventualReplica {
     if (inputError) return fail('BAD_REQUEST', inputError)
     let context
     if (req.context !== undefined) {
-      context = decodeContext(req.context)
-      if (!context) return fail('BAD_REQUEST', 'the --context token is not one this cluster issued; pass the context from a read')
+      const decoded = decodeContext(req.context, req.key)
+      if (!decoded.ok && decoded.reason === 'other-key') {
+        return fail('BAD_REQUEST', `the --context token was read from another key, not ${JSON.stringify(req.key)}; read this key and pass its context`)
+      }
+      if (!decoded.ok) return fail('BAD_REQUEST', 'the --context token is not one this cluster issued; pass the context from a read')
+      context = decoded.clock
     }
     const need = resolveReplicaCount(req.w, this.members.size, 1)
     if (typeof need === 'string') return fail('BAD_REQUEST', `--w: ${need}`)
@@ -320,7 +324,7 @@ export class EventualReplica {
     out.persist.push({t: 'key', key: req.key, siblings})
     this.outboxKeys.add(req.key)
     const clock = versionClock(version)
-    const result: PutResultEventual = {key: req.key, node: this.id, clock, context: encodeContext(clock)}
+    const result: PutResultEventual = {key: req.key, node: this.id, clock, context: encodeContext(req.key, clock)}
     if (need === 1) {
       out.toClient(req.replyTo, {type: 'client.reply', id: req.id, ok: true, result: {...result, replicas: 1}})
       return
@@ -464,7 +468,7 @@ export class EventualReplica {
       found: values.length > 0,
       conflict: values.length > 1,
       values,
-      context: encodeContext(contextOf(merged)),
+      context: encodeContext(read.key, contextOf(merged)),
       replicas: {wanted: read.wanted, answered: read.responses.size + 1},
     }
     out.toClient(read.replyTo, {type: 'client.reply', id: read.reqId, ok: true, result})

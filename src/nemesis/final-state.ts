@@ -58,9 +58,9 @@ async function readRound(conn: ReconnectingClient, ids: readonly string[], keys:
       try {
         for (const key of keys) {
           const result = await connected.client.read(key, {node: id, r: 1, timeoutMs: READ_TIMEOUT_MS})
-          const context = decodeContext(result.context)
-          if (context === null) badContexts.push(`${id} ${key}: ${result.context}`)
-          byKey.set(key, {values: readItems(result, 'eventual'), context: context ?? {}})
+          const context = decodeContext(result.context, key)
+          if (!context.ok) badContexts.push(`${id} ${key}: ${result.context} (${context.reason})`)
+          byKey.set(key, {values: readItems(result, 'eventual'), context: context.ok ? context.clock : {}})
         }
         states.set(id, byKey)
       } catch (error) {

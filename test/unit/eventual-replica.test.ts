@@ -163,6 +163,23 @@ describe('eventual replica (simulated network)', () => {
     expect(w.disk('n1').length).to.equal(before)
   })
 
+  it("refuses a context read from another key (it would supersede versions of this key nobody read)", () => {
+    const w = new World(9)
+    w.await(w.put('n1', 'b', 'b1'))
+    w.await(w.put('n2', 'a', 'a1'))
+    const fromA = (w.await(w.read('n1', 'a')).result as ReadResult).context
+    w.net.run(10)
+    const before = w.disk('n1').length
+    const r = w.await(w.put('n1', 'b', 'b2', {context: fromA}))
+    expect(r.ok).to.equal(false)
+    expect(r.error!.code).to.equal('BAD_REQUEST')
+    expect(r.error!.message).to.include('another key')
+    expect(w.disk('n1').length).to.equal(before)
+    // The key's own context still works.
+    const fromB = (w.await(w.read('n1', 'b')).result as ReadResult).context
+    expect(w.await(w.put('n1', 'b', 'b2', {context: fromB})).ok).to.equal(true)
+  })
+
   it('a crashed replica restarts from its own records and catches up without client reads', () => {
     const w = new World(7)
     w.await(w.put('n1', 'a', '1'))
