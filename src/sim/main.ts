@@ -2,6 +2,7 @@
  * `npm run sim -- --mode eventual|quorum --seeds 1000 [--from 1] [--jobs N]` runs many seeds
  * (split across worker threads) and prints each failing seed with the command that replays it;
  * `npm run sim -- --mode quorum --seed 42` replays one seed exactly and prints its trace.
+ * `--ticks T` sets the length of the faulty phase (default 400 ticks) for longer runs.
  * Exit status: 0 when every seed is clean, 1 when any seed found a violation, 2 on bad usage or
  * when a search bound left a verdict unknown.
  */
@@ -11,7 +12,7 @@ import {runSeed, type SimMode} from './run-seed.js'
 import {runSeedsInWorkers, type SeedSummary} from './seed-workers.js'
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run sim -- --mode eventual|quorum (--seeds N [--from S] [--jobs J] | --seed N [--quiet])\n`)
+  process.stderr.write(`${message}\nusage: npm run sim -- --mode eventual|quorum (--seeds N [--from S] [--jobs J] | --seed N [--quiet]) [--ticks T]\n`)
   process.exit(2)
 }
 
@@ -31,12 +32,14 @@ async function main(): Promise<void> {
       from: {type: 'string'},
       jobs: {type: 'string'},
       quiet: {type: 'boolean'},
+      ticks: {type: 'string'},
     },
     strict: true,
   })
   const mode = values.mode
   if (mode !== 'eventual' && mode !== 'quorum') usage('--mode must be eventual or quorum')
-  if (values.seed !== undefined) return replay(mode, positiveInt('seed', values.seed, 0), values.quiet ?? false)
+  const faultTicks = values.ticks === undefined ? undefined : positiveInt('ticks', values.ticks, 0)
+  if (values.seed !== undefined) return replay(mode, positiveInt('seed', values.seed, 0), values.quiet ?? false, faultTicks)
   const count = positiveInt('seeds', values.seeds, 100)
   const from = positiveInt('from', values.from, 1)
   const jobs = Math.max(1, positiveInt('jobs', values.jobs, availableParallelism()))
@@ -52,10 +55,10 @@ async function main(): Promise<void> {
     if (s.verdict === 'unknown') totals.unknown++
     if (s.verdict !== 'ok') {
       failures.push(s)
-      process.stdout.write(`${s.verdict.toUpperCase()} seed ${s.seed}: ${s.problems.slice(0, 3).join(' | ')}\n  replay: npm run sim -- --mode ${mode} --seed ${s.seed}\n`)
+      process.stdout.write(`${s.verdict.toUpperCase()} seed ${s.seed}: ${s.problems.slice(0, 3).join(' | ')}\n  replay: npm run sim -- --mode ${mode} --seed ${s.seed}${faultTicks === undefined ? '' : ` --ticks ${faultTicks}`}\n`)
     }
     if (done % 100 === 0) process.stdout.write(`  ${done}/${count} seeds, ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
-  })
+  }, faultTicks)
   const secs = (performance.now() - started) / 1000
   const bad = failures.filter((f) => f.verdict === 'violation').length
   process.stdout.write(
@@ -65,8 +68,8 @@ async function main(): Promise<void> {
   process.exit(bad > 0 ? 1 : totals.unknown > 0 ? 2 : 0)
 }
 
-function replay(mode: SimMode, seed: number, quiet: boolean): void {
-  const r = runSeed(mode, seed, quiet ? {} : {trace: (line) => process.stdout.write(`${line}\n`)})
+function replay(mode: SimMode, seed: number, quiet: boolean, faultTicks: number | undefined): void {
+  const r = runSeed(mode, seed, {...(quiet ? {} : {trace: (line: string) => process.stdout.write(`${line}\n`)}), ...(faultTicks === undefined ? {} : {faultTicks})})
   const ok = r.history.filter((o) => o.status === 'ok').length
   process.stdout.write(`\n${mode} seed ${seed}: ${r.verdict.verdict} after ${r.ticks} ticks; ${r.history.length} operations (${ok} ok)\n`)
   process.stdout.write(`faults: ${JSON.stringify(r.faults)}\nnetwork: ${JSON.stringify(r.cluster)}\nchecks: ${JSON.stringify(r.verdict.stats)}\n`)

@@ -9,7 +9,7 @@ const job = workerData as WorkerJob
 for (const seed of job.seeds) {
   let summary: SeedSummary
   try {
-    const r = runSeed(job.mode, seed)
+    const r = runSeed(job.mode, seed, job.faultTicks === undefined ? {} : {faultTicks: job.faultTicks})
     summary = {
       seed,
       verdict: r.verdict.verdict,

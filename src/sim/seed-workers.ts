@@ -17,6 +17,8 @@ export interface SeedSummary {
 export interface WorkerJob {
   readonly mode: SimMode
   readonly seeds: readonly number[]
+  /** Length of the faulty phase, in ticks (runSeed's default when absent). */
+  readonly faultTicks?: number
 }
 
 /** Under tsx this file is .ts and its workers need tsx's loader too; compiled, both are .js. */
@@ -30,14 +32,14 @@ function startWorker(job: WorkerJob): Worker {
   return new Worker(boot, {eval: true, workerData: job})
 }
 
-export async function runSeedsInWorkers(mode: SimMode, from: number, count: number, jobs: number, onSeed: (s: SeedSummary) => void): Promise<void> {
+export async function runSeedsInWorkers(mode: SimMode, from: number, count: number, jobs: number, onSeed: (s: SeedSummary) => void, faultTicks?: number): Promise<void> {
   const lanes: number[][] = Array.from({length: Math.min(jobs, Math.max(count, 1))}, () => [])
   for (let i = 0; i < count; i++) lanes[i % lanes.length]!.push(from + i)
   await Promise.all(
     lanes.map(
       (seeds) =>
         new Promise<void>((resolve, reject) => {
-          const w = startWorker({mode, seeds})
+          const w = startWorker({mode, seeds, faultTicks})
           w.on('message', (s: SeedSummary) => onSeed(s))
           w.on('error', reject)
           w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`seed worker exited with ${code}`))))
