@@ -63,7 +63,7 @@ interface Harness<C extends SimCore> {
   nemesis: SimNemesis<C>
 }
 
-function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, cluster: SimCluster<C>, tickMs: number, opts: SeedOptions): Harness<C> {
+function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, cluster: SimCluster<C>, tickMs: number, opts: SeedOptions, leader?: () => string | undefined): Harness<C> {
   opts.trace?.(`seed ${seed} mode ${mode}`)
   cluster.trace = opts.trace ?? null
   cluster.fsyncLies = opts.fsyncLies ?? false
@@ -84,7 +84,7 @@ function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, clust
     opts.trace ?? null,
   )
   cluster.onReply = (channel, msg) => clients.onReply(channel, msg)
-  const nemesis = new SimNemesis(cluster, rng.fork())
+  const nemesis = new SimNemesis(cluster, rng.fork(), leader)
   return {cluster, clients, nemesis}
 }
 
@@ -124,7 +124,8 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
     safety.persisted(out.persist as QuorumRecord[])
     safety.observe(core)
   }
-  const h = harness('quorum', seed, rng, cluster, DEFAULT_QUORUM_TIMING.tickMs, opts)
+  const leader = () => cluster.upCores().find((c) => c.currentRole === 'leader' && !cluster.isPaused(c.id))?.id
+  const h = harness('quorum', seed, rng, cluster, DEFAULT_QUORUM_TIMING.tickMs, opts, leader)
   const caughtUp = () => {
     const cores = cluster.upCores()
     const commit = Math.max(...cores.map((c) => c.commit))

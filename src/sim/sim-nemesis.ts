@@ -7,7 +7,7 @@
 import type {Rng} from '../core/rng.js'
 import type {NetworkFaults, SimCluster, SimCore} from './sim-cluster.js'
 
-type FaultKind = 'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather'
+type FaultKind = 'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather' | 'isolate-leader'
 
 interface Undo {
   readonly at: number
@@ -16,7 +16,7 @@ interface Undo {
 
 export class SimNemesis<C extends SimCore> {
   /** Faults started, by kind. */
-  readonly counts: Record<FaultKind, number> = {crash: 0, pause: 0, partition: 0, 'one-way': 0, broker: 0, compact: 0, weather: 0}
+  readonly counts: Record<FaultKind, number> = {crash: 0, pause: 0, partition: 0, 'one-way': 0, broker: 0, compact: 0, weather: 0, 'isolate-leader': 0}
   private undos: Undo[] = []
   private partitioned = false
   /** Chance per tick that a new fault starts. */
@@ -24,10 +24,19 @@ export class SimNemesis<C extends SimCore> {
   /** Most replicas down or paused at once (a majority can go, sometimes). */
   private readonly maxFaulty: number
 
+  private readonly kinds: FaultKind[] = ['crash', 'crash', 'pause', 'partition', 'one-way', 'broker', 'compact', 'compact', 'weather']
+
+  /**
+   * `leader` (quorum mode) names the current leader, if any; it enables the Jepsen classic that
+   * random faults rarely line up: the leader paused and cut into a minority while the majority
+   * elects and commits, then resumed still believing it leads.
+   */
   constructor(
     private readonly cluster: SimCluster<C>,
     private readonly rng: Rng,
+    private readonly leader?: () => string | undefined,
   ) {
+    if (leader) this.kinds.push('isolate-leader')
     this.rate = rng.pick([0.01, 0.03, 0.06, 0.1])
     this.maxFaulty = rng.next() < 0.3 ? 3 : 2
     this.weather()
@@ -63,7 +72,7 @@ export class SimNemesis<C extends SimCore> {
   }
 
   private startOne(): void {
-    const kind = this.rng.pick<FaultKind>(['crash', 'crash', 'pause', 'partition', 'one-way', 'broker', 'compact', 'compact', 'weather'])
+    const kind = this.rng.pick(this.kinds)
     const c = this.cluster
     const running = c.ids.filter((id) => c.isRunning(id))
     switch (kind) {
@@ -93,6 +102,18 @@ export class SimNemesis<C extends SimCore> {
         c.blockOneWay(ids.slice(0, cut), ids.slice(cut))
         this.partitioned = true
         this.later(10 + this.rng.int(100), () => this.heal())
+        break
+      }
+      case 'isolate-leader': {
+        const leader = this.leader?.()
+        if (this.partitioned || !leader || !c.isRunning(leader) || this.faulty() >= this.maxFaulty) return
+        const others = this.rng.shuffle(c.ids.filter((id) => id !== leader))
+        const minority = [leader, ...others.slice(0, this.rng.int(2))]
+        c.partition([minority, c.ids.filter((id) => !minority.includes(id))])
+        this.partitioned = true
+        const pause = 30 + this.rng.int(60)
+        c.pause(leader, pause)
+        this.later(pause + 5 + this.rng.int(40), () => this.heal())
         break
       }
       case 'broker':
