@@ -20,10 +20,12 @@ function replayHint(mode: SimMode, s: SeedSummary): string {
 }
 
 /**
- * Seeds the simulator once failed on, and why. Each is rerun in full; the list grows with every fix.
+ * Seeds the simulator once failed on, rerun in full; the list grows with every fix.
  * quorum 1022, 1290, 1374, 1673, 1734: the leader-completeness check flagged a late leader of an
  * older term (elected from delayed votes after a later term had committed); such a leader is legal
- * and cannot commit, so the checker was wrong, and now checks only leaders of later terms.
+ * and cannot commit, so the checker was wrong, and now checks only leaders of later terms. The
+ * simulator's schedules have changed since, so these seeds no longer replay that exact run; the
+ * deterministic pin is test/unit/quorum-safety-checker.test.ts.
  */
 const REGRESSIONS: Record<SimMode, number[]> = {
   quorum: [1022, 1290, 1374, 1673, 1734],
