@@ -11,7 +11,7 @@ import type {ClientRequest, NodeStatus, PutResult, ReadResult, ReplicaCount} fro
 import type {FaultRequest} from '../runtime/control-messages.js'
 import {type ClientBroker, connectRedisBroker} from './client-broker.js'
 import {type ClusterStatus, assembleClusterStatus} from './cluster-status.js'
-import {aliveIds, noLiveReplica, readRegistry, requireAlive, shuffled} from './node-picker.js'
+import {aliveIds, knownReplicaIds, noLiveReplica, readRegistry, requireAlive, shuffled} from './node-picker.js'
 import {type Outcome, RequestChannel} from './request-channel.js'
 import {
   validateClusterName,
@@ -167,7 +167,7 @@ export class KvClient {
   async partition(groups: string[][], opts: {timeoutMs?: number} = {}): Promise<void> {
     validatePartition(groups)
     const registry = await readRegistry(this.broker, this.names)
-    const known = new Set(registry.map((r) => r.id))
+    const known = knownReplicaIds(registry)
     const unknown = groups.flat().filter((id) => !known.has(id))
     if (registry.length > 0 && unknown.length > 0) {
       throw new KvError('BAD_REQUEST', `no replica ${unknown.join(', ')} in cluster "${this.names.cluster}" (registered: ${[...known].join(', ')})`)

@@ -17,6 +17,18 @@ export interface Registration {
   readonly id: string
   readonly mode?: Mode
   readonly startedAt?: number
+  /** The members this replica knows (its --peers and those that joined). */
+  readonly members?: readonly string[]
+}
+
+/** Every replica id the registry knows of: registered ones and the members they name. */
+export function knownReplicaIds(registry: readonly Registration[]): Set<string> {
+  const known = new Set<string>()
+  for (const r of registry) {
+    known.add(r.id)
+    for (const m of r.members ?? []) known.add(m)
+  }
+  return known
 }
 
 /** Registered replicas in natural id order; unreadable entries keep their id, bad ids are skipped. */
@@ -26,13 +38,16 @@ export async function readRegistry(broker: ClientBroker, names: ClusterNames): P
   return ids.map((id) => parseRegistration(id, hash[id]))
 }
 
-/** Parses one registry value (JSON {id, mode, startedAt}); never throws. */
+/** Parses one registry value (JSON {id, mode, startedAt, members}); never throws. */
 export function parseRegistration(id: string, raw: string | undefined): Registration {
   try {
     const data = JSON.parse(raw ?? '') as Record<string, unknown>
     const mode = data.mode === 'eventual' || data.mode === 'quorum' ? data.mode : undefined
     const startedAt = typeof data.startedAt === 'number' ? data.startedAt : undefined
-    return {id, mode, startedAt}
+    const members = Array.isArray(data.members)
+      ? data.members.filter((m): m is string => typeof m === 'string' && LIMITS.idPattern.test(m)).slice(0, LIMITS.membersMax)
+      : undefined
+    return {id, mode, startedAt, ...(members ? {members} : {})}
   } catch {
     return {id}
   }

@@ -51,11 +51,11 @@ export class ReplicaDriver<R, S, M> {
   private lastDropReason = ''
   private snapshotting = false
   private readonly hintWaiters = new Map<string, () => void>()
-  private readonly registration: string
+  /** Epoch ms, as the client's registry parser expects (it picks the newest registration's mode). */
+  private readonly startedAt = Date.now()
 
   constructor(private readonly o: DriverOptions<R, S, M>) {
     this.filter = new PartitionFilter(o.core.id)
-    this.registration = JSON.stringify({id: o.core.id, mode: o.mode, startedAt: new Date().toISOString(), pid: process.pid})
   }
 
   get id(): string {
@@ -275,10 +275,18 @@ export class ReplicaDriver<R, S, M> {
     const value = JSON.stringify({id: this.id, mode: this.o.mode})
     await transport.commands
       .multi()
-      .hset(names.membersKey, this.id, this.registration)
+      .hset(names.membersKey, this.id, this.registration())
       .set(names.aliveKey(this.id), value, 'PX', PRESENCE_TTL_MS)
       .exec()
       .catch(() => {})
+  }
+
+  /**
+   * The registry entry: who this replica is, and the members it knows, so that a client can name a
+   * member that is down while the broker's registry was wiped (kv fault partition after a restart).
+   */
+  private registration(): string {
+    return JSON.stringify({id: this.id, mode: this.o.mode, startedAt: this.startedAt, pid: process.pid, members: this.o.core.memberIds()})
   }
 
   private async maybeSnapshot(): Promise<void> {
