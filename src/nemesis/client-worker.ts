@@ -2,11 +2,13 @@
  * One logical nemesis client: a loop of random puts (values unique in the run, `c3-17`), deletes
  * and reads on a small key set, one operation at a time over its own KvClient connection, each
  * recorded in the history with its outcome. It reconnects by itself when the broker restarts.
+ * In eventual mode it also varies --w and --r, and half its writes carry the context of its last
+ * read of that key (read-modify-write), so context-based supersession is exercised under faults.
  */
 import type {HistoryOp, ReadItem} from '../check/history.js'
 import {KvError} from '../core/errors.js'
 import type {Rng} from '../core/rng.js'
-import type {PutResult, ReadResult} from '../runtime/client-messages.js'
+import type {PutResult, ReadResult, ReplicaCount} from '../runtime/client-messages.js'
 import {delay} from '../cluster/process-helpers.js'
 import type {HistoryRecorder} from './history-recorder.js'
 import {outcomeOfError} from './op-outcome.js'
@@ -18,6 +20,10 @@ const DELETE_SHARE = 0.1
 /** Target choice: let the client pick, else a replica the nemesis believes up, else any replica. */
 const CLIENT_PICKS_SHARE = 0.4
 const LIVE_NODE_SHARE = 0.5
+/** Eventual mode: share of writes that pass the context of this worker's last read of the key. */
+const CONTEXT_SHARE = 0.5
+/** Eventual mode: how many replicas a write waits for (--w) and a read asks (--r); undefined = default. */
+const REPLICA_COUNTS: readonly (ReplicaCount | undefined)[] = [undefined, undefined, 1, 2, 'quorum']
 /** Pause before retrying a connection to a broker that is down. */
 const RECONNECT_PAUSE_MS = 100
 
@@ -38,6 +44,8 @@ export interface WorkerContext {
 /** Runs until ctx.stopped(); resolves after its last operation was recorded. */
 export async function runClientWorker(name: string, rng: Rng, conn: ReconnectingClient, ctx: WorkerContext): Promise<void> {
   let seq = 0
+  // Read-modify-write: the context of this worker's last read of each key (never another key's).
+  const contexts = new Map<string, string>()
   while (!ctx.stopped()) {
     const connected = await conn.get()
     if (!connected) {
@@ -49,16 +57,20 @@ export async function runClientWorker(name: string, rng: Rng, conn: Reconnecting
     const kind = x < PUT_SHARE ? 'put' : x < PUT_SHARE + DELETE_SHARE ? 'delete' : 'read'
     const key = rng.pick(ctx.keys)
     const node = pickTarget(rng, ctx)
+    const count = rng.pick(REPLICA_COUNTS)
+    const context = rng.next() < CONTEXT_SHARE ? contexts.get(key) : undefined
+    const eventual = ctx.mode === 'eventual'
     const value = kind === 'put' ? `${name}-${++seq}` : kind === 'delete' ? null : undefined
     const base = {client: name, kind, key, ...(value !== undefined ? {value} : {})} as const
     const invoke = ctx.recorder.now()
     watch.begin()
     try {
       if (kind === 'read') {
-        const result = await client.read(key, {node, timeoutMs: ctx.opTimeoutMs})
+        const result = await client.read(key, {node, timeoutMs: ctx.opTimeoutMs, ...(eventual && count !== undefined ? {r: count} : {})})
+        if (eventual) contexts.set(key, result.context)
         ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', node: result.node, read: readItems(result, ctx.mode)})
       } else {
-        const opts = {node, timeoutMs: ctx.opTimeoutMs}
+        const opts = {node, timeoutMs: ctx.opTimeoutMs, ...(eventual && count !== undefined ? {w: count} : {}), ...(eventual && context ? {context} : {})}
         const result = kind === 'put' ? await client.put(key, value as string, opts) : await client.delete(key, opts)
         ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', ...writeFields(result)})
       }
