@@ -36,7 +36,7 @@ function durable(r: QuorumReplica): unknown {
   return {term: r.currentTerm, vote: r.votedFor, commit: r.commit, applied: r.applied, lastTerm: r.termAt(r.applied), state: r.appliedState().sort(), tail}
 }
 
-function rebuilt(id: string, ids: string[], snapshot: QuorumSnapshot | null, records: QuorumRecord[]): QuorumReplica {
+function rebuilt(id: string, ids: string[], snapshot: QuorumSnapshot | null, records: readonly QuorumRecord[]): QuorumReplica {
   const r = new QuorumReplica({id, peers: ids, rng: new Rng(1), ...TEST_TIMING})
   r.restore(snapshot, records)
   return r
@@ -105,7 +105,7 @@ describe('quorum recovery', function () {
       // Minority partitions make logs diverge: on odd seeds a tiny in-memory log window makes the
       // leader repair them by snapshot installs, on even seeds by truncating the follower's suffix.
       const retain = seed % 2 ? 3 : 1000
-      const net = new QuorumNet(seed, 5, {drop: 0.05, duplicate: 0.03, delayMaxTicks: 2}, {...TEST_TIMING, logRetainEntries: retain})
+      const net = new QuorumNet(seed, 5, {drop: 0.05, duplicate: 0.03, delayTicksMax: 2}, {...TEST_TIMING, logRetainEntries: retain})
       const captures: {id: string; snapshot: QuorumSnapshot; count: number}[] = []
       for (let t = 0; t < 250; t++) {
         const x = wl.next()

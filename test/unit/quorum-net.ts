@@ -9,22 +9,17 @@
  */
 import {QuorumSafetyChecker} from '../../src/check/quorum-safety.js'
 import {Rng} from '../../src/core/rng.js'
-import type {QuorumRecord} from '../../src/quorum/records.js'
+import type {QuorumRecord, QuorumSnapshot} from '../../src/quorum/records.js'
 import type {QuorumReplica} from '../../src/quorum/replica.js'
 import type {ClientReply, ClientRequest} from '../../src/runtime/client-messages.js'
-import {SimCluster, type SimDisk} from '../../src/sim/sim-cluster.js'
+import {CALM, type NetworkFaults, SimCluster, type SimDisk} from '../../src/sim/sim-cluster.js'
 import {quorumFactory, type QuorumTiming} from '../../src/sim/sim-modes.js'
 
-export interface NetFaults {
-  /** Probability that a peer message is lost. */
-  drop: number
-  /** Probability that a peer message is delivered twice. */
-  duplicate: number
-  /** Each copy is delivered 0..delayMaxTicks ticks later (so messages overtake each other). */
-  delayMaxTicks: number
+/** The durable part of a replica's disk, typed for quorum records. */
+export interface QuorumDisk {
+  readonly snapshot: QuorumSnapshot | null
+  readonly records: readonly QuorumRecord[]
 }
-
-export const NO_FAULTS: NetFaults = {drop: 0, duplicate: 0, delayMaxTicks: 0}
 
 /** Test timing: small numbers so runs are short; the ratios are the real defaults'. */
 export const TEST_TIMING = {
@@ -55,13 +50,13 @@ export class QuorumNet {
   constructor(
     readonly seed: number,
     n = 5,
-    faults: NetFaults = NO_FAULTS,
+    faults: Partial<NetworkFaults> = {},
     timing: QuorumTiming = TEST_TIMING,
   ) {
     this.rng = new Rng(seed)
     this.ids = Array.from({length: n}, (_, i) => `n${i + 1}`)
     this.sim = new SimCluster(this.ids, quorumFactory(this.ids, timing), this.rng.fork())
-    this.faults = faults
+    this.sim.faults = {...CALM, ...faults}
     this.checker = new QuorumSafetyChecker(() => `seed ${this.seed} tick ${this.now}`)
     this.sim.onOutput = (core, out) => {
       this.checker.persisted(out.persist as QuorumRecord[])
@@ -74,13 +69,13 @@ export class QuorumNet {
     return this.sim.now
   }
 
-  get faults(): NetFaults {
-    const f = this.sim.faults
-    return {drop: f.drop, duplicate: f.duplicate, delayMaxTicks: f.delayTicksMax}
+  /** The simulator's network weather (CALM unless the test says otherwise). */
+  get faults(): NetworkFaults {
+    return this.sim.faults
   }
 
-  set faults(f: NetFaults) {
-    this.sim.faults = {drop: f.drop, duplicate: f.duplicate, delayTicksMax: f.delayMaxTicks, slowDisk: 0}
+  set faults(f: NetworkFaults) {
+    this.sim.faults = f
   }
 
   /** id → replica, null while crashed. */
@@ -88,8 +83,8 @@ export class QuorumNet {
     return this.sim.cores
   }
 
-  get disks(): ReadonlyMap<string, SimDisk> {
-    return this.sim.disks
+  get disks(): ReadonlyMap<string, QuorumDisk> {
+    return this.sim.disks as ReadonlyMap<string, SimDisk & QuorumDisk>
   }
 
   /** Peer messages delivered, and dropped by the validator (must stay 0: the core only sends valid ones). */

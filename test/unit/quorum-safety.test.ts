@@ -20,6 +20,7 @@ import {expect} from 'chai'
 import type {ClientReply, PutResultQuorum, ReadResult} from '../../src/runtime/client-messages.js'
 import {Rng} from '../../src/core/rng.js'
 import {QuorumNet} from './quorum-net.js'
+import {CALM} from '../../src/sim/sim-cluster.js'
 
 const SEEDS = process.env.QUORUM_SEED ? [Number(process.env.QUORUM_SEED)] : Array.from({length: Number(process.env.QUORUM_SEEDS ?? 200)}, (_, i) => i + 1)
 const WORKLOAD_TICKS = 300
@@ -41,7 +42,7 @@ interface RunSummary {
 
 function runSeed(seed: number): RunSummary {
   const driver = new Rng(seed * 1_000_003 + 17) // the workload's own stream, apart from the network's
-  const faults = {drop: driver.next() * 0.1, duplicate: driver.next() * 0.05, delayMaxTicks: driver.int(4)}
+  const faults = {drop: driver.next() * 0.1, duplicate: driver.next() * 0.05, delayTicksMax: driver.int(4)}
   const net = new QuorumNet(seed, 5, faults)
   const puts: PutRecord[] = []
   const reads: {id: string; key: string}[] = []
@@ -73,7 +74,7 @@ function runSeed(seed: number): RunSummary {
   }
   // Heal everything and let the cluster converge.
   net.heal()
-  net.faults = {drop: 0, duplicate: 0, delayMaxTicks: 1}
+  net.faults = {...CALM, delayTicksMax: 1}
   for (const id of net.ids) net.restart(id)
   net.runUntil('convergence', () => {
     const leader = net.servingLeader()

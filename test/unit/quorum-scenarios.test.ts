@@ -16,7 +16,7 @@
 import {expect} from 'chai'
 import type {ClientReply, NodeStatus, PutResultQuorum, ReadResult} from '../../src/runtime/client-messages.js'
 import type {QuorumReplica} from '../../src/quorum/replica.js'
-import {NO_FAULTS, QuorumNet, TEST_TIMING} from './quorum-net.js'
+import {QuorumNet, TEST_TIMING} from './quorum-net.js'
 
 const E = TEST_TIMING.electionTimeoutTicks
 /** Bound on electing a leader that serves: a few election rounds. */
@@ -246,7 +246,7 @@ describe('quorum replica scenarios', () => {
   })
 
   it('reports role, term, commit index, leader and keys in status', () => {
-    const net = new QuorumNet(14, 5, NO_FAULTS)
+    const net = new QuorumNet(14, 5)
     const leader = elect(net)
     okPut(net, 'n1', 'a', '1')
     okPut(net, 'n1', 'b', '2')
