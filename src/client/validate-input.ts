@@ -7,8 +7,8 @@ import {KvError} from '../core/errors.js'
 import {LIMITS, utf8Bytes} from '../core/limits.js'
 import type {ReplicaCount} from '../runtime/client-messages.js'
 
-/** Context tokens are opaque to the client, but a token larger than this is certainly not ours. */
-export const CONTEXT_BYTES_MAX = 64 * 1024
+/** Context tokens are opaque to the client, but a token larger than this is certainly not ours (LIMITS). */
+export const CONTEXT_BYTES_MAX = LIMITS.contextBytesMax
 
 /** Called by KvClient.put/delete/read and by the CLI before it connects. */
 export function validateKey(key: string): void {

@@ -26,7 +26,24 @@ export const LIMITS = {
   requestTimeoutMsMax: 120_000,
   /** Members a cluster may have (bounds heartbeats, clocks and fan-out). */
   membersMax: 64,
+  /** A --context token (both modes' tokens are far smaller; this bounds what a client may send). */
+  contextBytesMax: 64 * 1024,
 } as const
+
+/** Why a key is refused (empty or too long), or null; every replica checks a request's key with it. */
+export function checkKey(key: string): string | null {
+  if (key.length === 0) return 'the key is empty'
+  const bytes = utf8Bytes(key)
+  if (bytes > LIMITS.keyBytesMax) return `the key is ${bytes} bytes; the limit is ${LIMITS.keyBytesMax}`
+  return null
+}
+
+/** Why a value is refused (over 1 MiB), or null. */
+export function checkValue(value: string): string | null {
+  const bytes = utf8Bytes(value)
+  if (bytes > LIMITS.valueBytesMax) return `the value is ${bytes} bytes; the limit is ${LIMITS.valueBytesMax} (1 MiB)`
+  return null
+}
 
 /** UTF-8 length without allocating a Buffer (the cores may not import node:buffer). */
 export function utf8Bytes(s: string): number {

@@ -8,12 +8,13 @@
  * eventual-history checker's fuzzing). Such a token is refused instead.
  */
 import {hashString} from '../core/hash.js'
+import {LIMITS} from '../core/limits.js'
 import {isPlainRecord, isValidClock, normalizeClock} from './vector-clock.js'
 import type {Clock} from './types.js'
 
 const PREFIX = 'c2.'
-const TOKEN_CHARS_MAX = 65536
 
+/** Called by the eventual replica for every read and put reply: the token for `clock`, bound to `key`. */
 export function encodeContext(key: string, clock: Clock): string {
   const json = JSON.stringify({k: hashString(key), c: normalizeClock(clock)})
   return PREFIX + btoa(json).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
@@ -24,7 +25,7 @@ export type DecodedContext = {ok: true; clock: Clock} | {ok: false; reason: 'mal
 
 /** Called by the eventual replica for a put's --context, and by the nemesis to read final states. */
 export function decodeContext(token: string, key: string): DecodedContext {
-  if (!token.startsWith(PREFIX) || token.length > TOKEN_CHARS_MAX) return {ok: false, reason: 'malformed'}
+  if (!token.startsWith(PREFIX) || token.length > LIMITS.contextBytesMax) return {ok: false, reason: 'malformed'}
   let parsed: unknown
   try {
     parsed = JSON.parse(atob(token.slice(PREFIX.length).replace(/-/g, '+').replace(/_/g, '/')))

@@ -10,7 +10,7 @@
  * the stale ones. Anti-entropy (bucket digests, then keys, then states) catches up everything else.
  */
 import {KvError, type ErrorCode} from '../core/errors.js'
-import {LIMITS, utf8Bytes} from '../core/limits.js'
+import {LIMITS, checkKey, checkValue} from '../core/limits.js'
 import {OutputBuilder, type Output} from '../core/machine.js'
 import type {Rng} from '../core/rng.js'
 import type {ClientPut, ClientRead, ClientRequest, NodeStatus, PutResultEventual, ReadResult} from '../runtime/client-messages.js'
@@ -550,19 +550,6 @@ export class EventualReplica {
 }
 
 /** BAD_REQUEST text for a key, or null when it is fine. */
-export function checkKey(key: string): string | null {
-  if (key.length === 0) return 'the key is empty'
-  const bytes = utf8Bytes(key)
-  if (bytes > LIMITS.keyBytesMax) return `the key is ${bytes} bytes; the limit is ${LIMITS.keyBytesMax}`
-  return null
-}
-
-export function checkValue(value: string): string | null {
-  const bytes = utf8Bytes(value)
-  if (bytes > LIMITS.valueBytesMax) return `the value is ${bytes} bytes; the limit is ${LIMITS.valueBytesMax} (1 MiB)`
-  return null
-}
-
 function entryBytes(e: KeyState): number {
   let n = e.key.length + 16
   for (const v of e.siblings) n += (v.value?.length ?? 0) + 64 + Object.keys(v.ctx).length * 16

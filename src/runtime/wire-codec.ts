@@ -58,7 +58,7 @@ export function asClientRequest(m: Record<string, unknown>): ClientRequest | nul
   switch (m.type) {
     case 'client.put':
       if (typeof m.key !== 'string' || !(typeof m.value === 'string' || m.value === null)) return null
-      if (m.context !== undefined && !isToken(m.context, 65536)) return null
+      if (m.context !== undefined && !isToken(m.context, LIMITS.contextBytesMax)) return null
       if (m.w !== undefined && !isReplicaCount(m.w)) return null
       if (!isTimeout(m.timeoutMs)) return null
       return m as unknown as ClientRequest
