@@ -16,33 +16,39 @@ function usage(message: string): never {
   process.exit(2)
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+function wholeNumber(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback
   const n = Number(raw)
-  if (!Number.isSafeInteger(n) || n < 0) usage(`--${name} must be a non-negative integer, got ${raw}`)
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) usage(`--${name} must be a whole number, got ${JSON.stringify(raw)}`)
   return n
 }
 
 async function main(): Promise<void> {
-  const {values} = parseArgs({
-    options: {
-      mode: {type: 'string'},
-      seeds: {type: 'string'},
-      seed: {type: 'string'},
-      from: {type: 'string'},
-      jobs: {type: 'string'},
-      quiet: {type: 'boolean'},
-      ticks: {type: 'string'},
-    },
-    strict: true,
-  })
+  let parsed
+  try {
+    parsed = parseArgs({
+      options: {
+        mode: {type: 'string'},
+        seeds: {type: 'string'},
+        seed: {type: 'string'},
+        from: {type: 'string'},
+        jobs: {type: 'string'},
+        quiet: {type: 'boolean'},
+        ticks: {type: 'string'},
+      },
+      strict: true,
+    })
+  } catch (error) {
+    usage((error as Error).message)
+  }
+  const {values} = parsed
   const mode = values.mode
   if (mode !== 'eventual' && mode !== 'quorum') usage('--mode must be eventual or quorum')
-  const faultTicks = values.ticks === undefined ? undefined : positiveInt('ticks', values.ticks, 0)
-  if (values.seed !== undefined) return replay(mode, positiveInt('seed', values.seed, 0), values.quiet ?? false, faultTicks)
-  const count = positiveInt('seeds', values.seeds, 100)
-  const from = positiveInt('from', values.from, 1)
-  const jobs = Math.max(1, positiveInt('jobs', values.jobs, availableParallelism()))
+  const faultTicks = values.ticks === undefined ? undefined : wholeNumber('ticks', values.ticks, 0)
+  if (values.seed !== undefined) return replay(mode, wholeNumber('seed', values.seed, 0), values.quiet ?? false, faultTicks)
+  const count = wholeNumber('seeds', values.seeds, 100)
+  const from = wholeNumber('from', values.from, 1)
+  const jobs = Math.max(1, wholeNumber('jobs', values.jobs, availableParallelism()))
   const started = performance.now()
   let done = 0
   const failures: SeedSummary[] = []

@@ -64,8 +64,6 @@ interface InFlight {
   from: string
   to: string
   json: string
-  /** A hint delivery carries its queue entry, so the ack can retire it. */
-  hint?: Hint
 }
 
 interface Hint {
@@ -185,11 +183,6 @@ export class SimCluster<C extends SimCore> {
 
   get brokerDown(): boolean {
     return this.brokerDownUntil > this.now
-  }
-
-  /** True when nothing is in flight, no hint waits and no disk has unsynced Outputs. */
-  get quiet(): boolean {
-    return this.inflight.length === 0 && this.hints.length === 0 && [...this.disks.values()].every((d) => d.pending.length === 0)
   }
 
   // ---- faults --------------------------------------------------------------------------------
@@ -346,9 +339,8 @@ export class SimCluster<C extends SimCore> {
       this.stats.dropped++
       return
     }
-    const raw = JSON.parse(m.json) as Record<string, unknown>
     if (m.from === 'client') {
-      this.apply(core, core.step(raw))
+      this.apply(core, core.step(JSON.parse(m.json) as object))
       this.apply(core, core.flush())
       return
     }
@@ -357,6 +349,7 @@ export class SimCluster<C extends SimCore> {
       this.stats.dropped++
       return
     }
+    const raw = JSON.parse(m.json) as Record<string, unknown>
     const msg = this.factory.asPeerMessage(raw)
     if (!msg) {
       this.stats.invalid++
@@ -393,9 +386,11 @@ export class SimCluster<C extends SimCore> {
     for (const out of outs) disk.records.push(...out.persist)
     for (const out of outs) {
       for (const s of out.send) {
-        if (s.to.kind === 'client') this.enqueue(id, `client:${s.to.channel}`, s.msg, 'client')
-        else if (s.to.kind === 'node') this.enqueue(id, s.to.id, s.msg, 'peer')
-        else for (const peer of this.ids) if (peer !== id) this.enqueue(id, peer, s.msg, 'peer')
+        // Encoded once, as the driver publishes one payload (a topic's subscribers all get it).
+        const json = JSON.stringify(s.msg)
+        if (s.to.kind === 'client') this.enqueue(id, `client:${s.to.channel}`, json, 'client')
+        else if (s.to.kind === 'node') this.enqueue(id, s.to.id, json, 'peer')
+        else for (const peer of this.ids) if (peer !== id) this.enqueue(id, peer, json, 'peer')
       }
       for (const e of out.effects) {
         if (e.kind === 'log') this.trace?.(`t${this.now} ${id}: ${e.text}`)
@@ -410,7 +405,7 @@ export class SimCluster<C extends SimCore> {
     }
   }
 
-  private enqueue(from: string, to: string, msg: object, kind: 'peer' | 'client', hint?: Hint): void {
+  private enqueue(from: string, to: string, json: string, kind: 'peer' | 'client'): void {
     if (this.brokerDown) {
       this.stats.dropped++
       return
@@ -420,10 +415,9 @@ export class SimCluster<C extends SimCore> {
       return
     }
     const copies = kind === 'peer' && this.rng.next() < this.faults.duplicate ? 2 : 1
-    const json = JSON.stringify(msg)
     for (let i = 0; i < copies; i++) {
       const delay = kind === 'peer' && this.faults.delayTicksMax > 0 ? this.rng.int(this.faults.delayTicksMax + 1) : 0
-      this.inflight.push({at: this.now + delay, order: this.nextOrder(), from, to, json, hint})
+      this.inflight.push({at: this.now + delay, order: this.nextOrder(), from, to, json})
     }
   }
 
@@ -435,7 +429,7 @@ export class SimCluster<C extends SimCore> {
       if (this.blocked.has(`${h.from}>${h.peer}`)) continue // the driver refuses to bridge a partition
       h.retryAt = this.now + this.factory.hintRetryTicks
       this.stats.hintsDelivered++
-      this.enqueue(h.from, h.peer, {...h.msg, batch: h.batch}, 'peer', h)
+      this.enqueue(h.from, h.peer, JSON.stringify({...h.msg, batch: h.batch}), 'peer')
     }
   }
 

@@ -5,7 +5,7 @@
  * it is, so some runs are nearly calm (liveness gets exercised) and others are storms.
  */
 import type {Rng} from '../core/rng.js'
-import type {NetworkFaults, SimCluster, SimCore} from './sim-cluster.js'
+import {CALM, type NetworkFaults, type SimCluster, type SimCore} from './sim-cluster.js'
 
 type FaultKind = 'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather' | 'isolate-leader'
 
@@ -59,7 +59,7 @@ export class SimNemesis<C extends SimCore> {
     this.cluster.resumeAll()
     this.cluster.heal()
     this.partitioned = false
-    this.cluster.faults = {drop: 0, duplicate: 0, delayTicksMax: 0, slowDisk: 0}
+    this.cluster.faults = {...CALM}
     this.cluster.skewTimers(0)
   }
 
