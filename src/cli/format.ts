@@ -4,7 +4,7 @@
  */
 import type {ClusterStatus} from '../client/cluster-status.js'
 import type {ClusterReport} from '../cluster/supervisor.js'
-import {sortNatural} from '../client/natural-order.js'
+import {sortNatural} from '../core/natural-order.js'
 import type {Clock} from '../eventual/types.js'
 import type {LogVersion, PutResult, ReadResult, ReadValue} from '../runtime/client-messages.js'
 

@@ -3,7 +3,7 @@
  * the answers, this decides the cluster's mode and leader and fills in the silent nodes.
  */
 import type {NodeStatus} from '../runtime/client-messages.js'
-import {compareNatural} from './natural-order.js'
+import {compareNatural} from '../core/natural-order.js'
 import {type Mode, type Registration, registryMode} from './node-picker.js'
 
 /** What `kv status` prints with --json, and what KvClient.status returns. */

@@ -7,7 +7,7 @@ import {KvError} from '../core/errors.js'
 import {LIMITS} from '../core/limits.js'
 import type {ClusterNames} from '../redis/channel-names.js'
 import type {ClientBroker} from './client-broker.js'
-import {sortNatural} from './natural-order.js'
+import {sortNatural} from '../core/natural-order.js'
 
 /** The two replication modes, as replicas report them. */
 export type Mode = 'eventual' | 'quorum'

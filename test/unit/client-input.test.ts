@@ -9,7 +9,7 @@
 import {expect} from 'chai'
 import {KvClient} from '../../src/client/kv-client.js'
 import type {ClientBroker} from '../../src/client/client-broker.js'
-import {compareNatural, sortNatural} from '../../src/client/natural-order.js'
+import {compareNatural, sortNatural} from '../../src/core/natural-order.js'
 import {parseReply} from '../../src/client/request-channel.js'
 import {assembleClusterStatus, leaderOf} from '../../src/client/cluster-status.js'
 import {

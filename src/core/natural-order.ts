@@ -1,6 +1,7 @@
 /**
- * Natural ordering of replica ids, so n2 sorts before n10. Used wherever the client lists nodes
- * (status output, error messages) so the same cluster always prints in the same order.
+ * Natural ordering of replica ids, so n2 sorts before n10. The one order of ids everywhere: the
+ * Bully rank of the quorum core (the "highest id" is the last in it) and every listing the client
+ * prints (status output, error messages), so the same cluster always prints in the same order.
  */
 export function compareNatural(a: string, b: string): number {
   const partsA = a.match(/\d+|\D+/g) ?? []
