@@ -1,6 +1,6 @@
 /**
- * Small helpers the supervisor uses to watch child processes: how a child ended, and bounded waits
- * whose timers never outlive them (a stray timer would keep the supervisor alive after Ctrl-C).
+ * Small helpers the supervisor uses to watch child processes: how a child ended, and (re-exported
+ * from src/runtime/waits.ts, which the driver shares) bounded waits whose timers never outlive them.
  */
 import type {ChildProcess} from 'node:child_process'
 
@@ -12,18 +12,4 @@ export function exitOf(child: ChildProcess): Promise<string> {
   })
 }
 
-/** True if `promise` settles within `ms`; the timer is cleared either way. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** A pause between two polls of a condition that has its own deadline. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+export {delay, settlesWithin} from '../runtime/waits.js'

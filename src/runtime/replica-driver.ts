@@ -16,6 +16,7 @@ import type {FaultRequest} from './control-messages.js'
 import {PartitionFilter} from './partition-filter.js'
 import type {ReplicaCore} from './replica-core.js'
 import {asClientRequest, asFaultRequest, decodeEnvelope, encodeMessage, isRecord} from './wire-codec.js'
+import {settlesWithin} from './waits.js'
 
 export interface DriverOptions<R, S, M> {
   readonly core: ReplicaCore<R, S, M>
@@ -319,20 +320,11 @@ export class ReplicaDriver<R, S, M> {
     await this.snapshot()
     await this.o.store.close()
     // With the broker down these could wait forever; the data is already safe on disk.
-    await withTimeout(this.o.hints?.close(), 2000)
-    await withTimeout(this.o.transport.close(), 2000)
+    if (this.o.hints) await settlesWithin(this.o.hints.close(), 2000)
+    await settlesWithin(this.o.transport.close(), 2000)
   }
 
   private busy(): boolean {
     return this.o.core.busy()
   }
-}
-
-function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<unknown> {
-  if (!p) return Promise.resolve()
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise((resolve) => {
-    timer = setTimeout(resolve, ms)
-  })
-  return Promise.race([p.catch(() => {}), timeout]).finally(() => clearTimeout(timer))
 }
