@@ -58,8 +58,6 @@ export class FaultInjector {
   /** Replicas outside the majority side of the partition in force. */
   private readonly cutOff = new Set<string>()
   private redisDown = false
-  /** A partition may be in force (set on every attempt, cleared only by a verified heal). */
-  private partitionMaybe = false
   /** Set by abandon(): the run was interrupted, so nothing is started or undone any more. */
   private abandoned = false
 
@@ -150,7 +148,6 @@ export class FaultInjector {
         }
         return
       case 'partition': {
-        this.partitionMaybe = true
         for (const id of fault.nodes) this.cutOff.add(id)
         const groups = (fault.groups ?? []).map((g) => [...g])
         const giveUpAt = (record.startedAt ?? 0) + fault.holdMs - REGISTER_WAIT_MS_MIN
@@ -224,22 +221,21 @@ export class FaultInjector {
     }
     // Always heal at the end: a replica restarted during a broker outage may hold a stale partition.
     // Replicas still starting do not answer yet: verifyHealed() checks them once they serve.
-    this.partitionMaybe = true
     await this.healVerified(ids, false)
   }
 
   /** Called after healAll() once every replica serves again: each one must say it is not partitioned. */
   async verifyHealed(): Promise<void> {
-    this.partitionMaybe = true
     await this.healVerified(this.deps.ids, true)
   }
 
   /**
    * `kv fault heal`, repeated until each of `verify` that answers reports no partition (strict: until
    * every one of them answers so; a replica that was down loads the cleared partition when it starts).
+   * Always sent, even if no partition seems to be in force: a heal is cheap, and skipping one on a
+   * flag raced with the next partition (a slow heal finishing after it started cleared the flag).
    */
-  private async healVerified(verify: readonly string[], strict = false): Promise<string[]> {
-    if (!this.partitionMaybe) return []
+  private async healVerified(verify: readonly string[], strict: boolean): Promise<string[]> {
     const notes: string[] = []
     let unconfirmed: string[] = []
     await waitFor(`a heal reaching ${verify.join(',')}`, async () => {
@@ -256,7 +252,6 @@ export class FaultInjector {
       unconfirmed = states.filter((s) => s.partitioned !== false).map((s) => s.id)
       return strict ? unconfirmed.length === 0 : !states.some((s) => s.partitioned === true)
     }, {timeoutMs: HEAL_DEADLINE_MS, intervalMs: 300})
-    this.partitionMaybe = unconfirmed.length > 0
     if (unconfirmed.length > 0) notes.push(`heal not confirmed by ${unconfirmed.join(',')} (not answering)`)
     return notes
   }

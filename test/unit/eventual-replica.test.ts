@@ -9,6 +9,7 @@ import {expect} from 'chai'
 import {Rng} from '../../src/core/rng.js'
 import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../../src/eventual/replica.js'
 import {canonicalSiblings, contextOf, supersedes} from '../../src/eventual/siblings.js'
+import {covers} from '../../src/eventual/vector-clock.js'
 import type {Version} from '../../src/eventual/types.js'
 import {CALM, SimCluster} from '../../src/sim/sim-cluster.js'
 import {eventualFactory} from '../../src/sim/sim-modes.js'
@@ -245,7 +246,7 @@ describe('eventual replica (simulated network)', () => {
       for (const a of acked) {
         const state = n1.stateOf(a.key)
         const kept = state.some((v) => v.dot.node === a.version.node && v.dot.counter === a.version.counter)
-        const covered = (contextOf(state)[a.version.node] ?? 0) >= a.version.counter
+        const covered = covers(contextOf(state), a.version)
         expect(kept || covered, `seed ${seed}: acknowledged write ${a.version.node}:${a.version.counter} of ${a.key} lost`).to.equal(true)
       }
       for (const k of keys) {
