@@ -75,6 +75,9 @@ interface PendingRead {
   readonly deadline: number
 }
 
+/** What the driver steps an eventual replica with: peer messages and client requests. */
+export type EventualInput = EventualPeerMessage | ClientRequest
+
 type Out = OutputBuilder<EventualRecord>
 
 const BATCHES_MAX = 4096
@@ -147,7 +150,7 @@ export class EventualReplica {
     return [...this.store.entries()].map(([k]) => k)
   }
 
-  step(msg: EventualPeerMessage | ClientRequest): Output<EventualRecord> {
+  step(msg: EventualInput): Output<EventualRecord> {
     const out: Out = new OutputBuilder()
     if ('from' in msg) {
       if (msg.from === this.id) return out.done()

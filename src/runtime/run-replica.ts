@@ -5,7 +5,7 @@
 import {randomInt} from 'node:crypto'
 import {Rng} from '../core/rng.js'
 import {asEventualPeerMessage} from '../eventual/validate-messages.js'
-import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../eventual/replica.js'
+import {DEFAULT_EVENTUAL_TIMING, EventualReplica, type EventualInput} from '../eventual/replica.js'
 import type {EventualRecord, EventualSnapshot} from '../eventual/records.js'
 import {clusterNames} from '../redis/channel-names.js'
 import {HintQueues} from '../redis/hint-queues.js'
@@ -50,17 +50,17 @@ async function eventualDriver(opts: ReplicaOptions, log: Log): Promise<{driver: 
   core.restore(recovered.snapshot, recovered.records)
   log('info', `recovered ${core.keys().length} key(s) from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
-  let driver: ReplicaDriver<EventualRecord, EventualSnapshot, never> | undefined
+  let driver: ReplicaDriver<EventualRecord, EventualSnapshot, EventualInput> | undefined
   const hints = new HintQueues(opts.redisUrl, names, opts.id, (peer, msg) => driver!.deliverHint(peer, msg), log)
   driver = new ReplicaDriver({
-    core: core as never,
+    core,
     mode: 'eventual',
     store,
     transport,
     names,
     tickMs: DEFAULT_EVENTUAL_TIMING.tickMs,
     allowFaults: opts.allowFaults,
-    asPeerMessage: asEventualPeerMessage as never,
+    asPeerMessage: asEventualPeerMessage,
     topics: [names.replicationTopic],
     hints,
     log,
@@ -78,14 +78,14 @@ async function quorumDriver(opts: ReplicaOptions, log: Log): Promise<{driver: St
   log('info', `recovered from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
   const driver = new ReplicaDriver({
-    core: core as never,
+    core,
     mode: 'quorum',
     store,
     transport,
     names,
     tickMs: DEFAULT_QUORUM_TIMING.tickMs,
     allowFaults: opts.allowFaults,
-    asPeerMessage: asQuorumPeerMessage as never,
+    asPeerMessage: asQuorumPeerMessage,
     topics: [names.electionTopic, names.commitTopic],
     log,
   })
