@@ -6,7 +6,7 @@ import type {ClusterStatus} from '../client/cluster-status.js'
 import type {ClusterReport} from '../cluster/supervisor.js'
 import {sortNatural} from '../core/natural-order.js'
 import type {Clock} from '../eventual/types.js'
-import type {LogVersion, PutResult, ReadResult, ReadValue} from '../runtime/client-messages.js'
+import type {LogVersion, PutResult, ReadResult, ReadValue} from '../core/client-messages.js'
 
 /** A vector clock as `{n1:2, n3:1}`, entries in natural id order. */
 export function formatClock(clock: Clock): string {

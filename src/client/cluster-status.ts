@@ -2,7 +2,7 @@
  * Assembling `kv status` from what each registered replica answered. Pure: KvClient.status gathers
  * the answers, this decides the cluster's mode and leader and fills in the silent nodes.
  */
-import type {NodeStatus} from '../runtime/client-messages.js'
+import type {NodeStatus} from '../core/client-messages.js'
 import {compareNatural} from '../core/natural-order.js'
 import {type Mode, type Registration, registryMode} from './node-picker.js'
 

@@ -15,7 +15,7 @@ export type {
   ReadResult,
   ReadValue,
   ReplicaCount,
-} from '../runtime/client-messages.js'
+} from '../core/client-messages.js'
 export {KvError} from '../core/errors.js'
 export type {ErrorCode} from '../core/errors.js'
 export {parseReplicaCount, parsePartitionGroups} from './validate-input.js'

@@ -4,7 +4,7 @@
  * Anything else arriving on the reply channel (late replies, unknown ids, garbage) is ignored.
  */
 import {KvError, isErrorCode} from '../core/errors.js'
-import type {ClientReply} from '../runtime/client-messages.js'
+import type {ClientReply} from '../core/client-messages.js'
 import type {ClientBroker} from './client-broker.js'
 
 /** How one request ended; KvClient turns each kind into a result or a KvError with context. */

@@ -4,35 +4,33 @@
  * trust its clients); these exist so a user hears about a typo at once and with the reason.
  */
 import {KvError} from '../core/errors.js'
-import {LIMITS, utf8Bytes} from '../core/limits.js'
-import type {ReplicaCount} from '../runtime/client-messages.js'
+import {LIMITS, checkId, checkKey, checkValue, utf8Bytes} from '../core/limits.js'
+import type {ReplicaCount} from '../core/client-messages.js'
 
 /** Context tokens are opaque to the client, but a token larger than this is certainly not ours (LIMITS). */
 export const CONTEXT_BYTES_MAX = LIMITS.contextBytesMax
 
-/** Called by KvClient.put/delete/read and by the CLI before it connects. */
+/**
+ * Called by KvClient.put/delete/read and by the CLI before it connects. The rule and its words are
+ * checkKey's, the same a replica answers with.
+ */
 export function validateKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw new KvError('BAD_REQUEST', 'the key is empty; keys are 1 to 1024 bytes of UTF-8')
-  const bytes = utf8Bytes(key)
-  if (bytes > LIMITS.keyBytesMax) {
-    throw new KvError('BAD_REQUEST', `the key is ${bytes} bytes, over the limit of ${LIMITS.keyBytesMax} bytes; use a shorter key`)
-  }
+  if (typeof key !== 'string') throw new KvError('BAD_REQUEST', 'the key must be a string')
+  const problem = checkKey(key)
+  if (problem !== null) throw new KvError('BAD_REQUEST', problem)
 }
 
-/** Called by KvClient.put and by the CLI before it connects (also after reading a value from stdin). */
+/** Called by KvClient.put and by the CLI before it connects (also after reading a value from stdin); checkValue's rule. */
 export function validateValue(value: string): void {
   if (typeof value !== 'string') throw new KvError('BAD_REQUEST', 'the value must be a string')
-  const bytes = utf8Bytes(value)
-  if (bytes > LIMITS.valueBytesMax) {
-    throw new KvError('BAD_REQUEST', `the value is ${bytes} bytes, over the limit of ${LIMITS.valueBytesMax} bytes (1 MiB)`)
-  }
+  const problem = checkValue(value)
+  if (problem !== null) throw new KvError('BAD_REQUEST', problem)
 }
 
-/** Called wherever a replica id comes from the user: --node, fault groups, nodeStatus(). */
+/** Called wherever a replica id comes from the user: --node, fault groups, nodeStatus(); checkId's rule. */
 export function validateNodeId(id: string, what = 'replica id'): void {
-  if (typeof id !== 'string' || !LIMITS.idPattern.test(id)) {
-    throw new KvError('BAD_REQUEST', `${what} ${JSON.stringify(id)} is not valid; ids are 1 to 64 letters, digits, '_' or '-'`)
-  }
+  const problem = typeof id === 'string' ? checkId(id, what) : `${what} ${JSON.stringify(id)} is not valid; it must be a string`
+  if (problem !== null) throw new KvError('BAD_REQUEST', problem)
 }
 
 /** Called by KvClient.connect: the cluster name is part of every channel and key name. */

@@ -20,6 +20,11 @@ export const LIMITS = {
   batchEntriesMax: 256,
   /** Replica ids: short, printable, no separators used in channel names. */
   idPattern: /^[A-Za-z0-9_-]{1,64}$/,
+  /**
+   * Actors in vector clocks and dots: a replica id, or `<id>.<tag>` for a later incarnation of a
+   * replica that lost data (src/eventual/actor.ts).
+   */
+  actorPattern: /^[A-Za-z0-9_-]{1,64}(\.[a-z0-9]{1,13})?$/,
   /** Cluster names follow the same rule. */
   clusterPattern: /^[A-Za-z0-9_.-]{1,64}$/,
   /** A client request waits at most this long, whatever --timeout says. */
@@ -30,19 +35,33 @@ export const LIMITS = {
   contextBytesMax: 64 * 1024,
 } as const
 
-/** Why a key is refused (empty or too long), or null; every replica checks a request's key with it. */
+/*
+ * The key, value and id rules and the words for breaking them. The client (validate-input.ts, before
+ * anything is sent) and every replica (on each request) both ask these, so a user reads the same
+ * message whichever side refused.
+ */
+
+/** Why a key is refused (empty or over LIMITS.keyBytesMax UTF-8 bytes), or null. */
 export function checkKey(key: string): string | null {
-  if (key.length === 0) return 'the key is empty'
+  if (key.length === 0) return `the key is empty; keys are 1 to ${LIMITS.keyBytesMax} bytes of UTF-8`
   const bytes = utf8Bytes(key)
-  if (bytes > LIMITS.keyBytesMax) return `the key is ${bytes} bytes; the limit is ${LIMITS.keyBytesMax}`
+  if (bytes > LIMITS.keyBytesMax) return `the key is ${bytes} bytes, over the limit of ${LIMITS.keyBytesMax} bytes; use a shorter key`
   return null
 }
 
-/** Why a value is refused (over 1 MiB), or null. */
+/** Why a value is refused (over LIMITS.valueBytesMax UTF-8 bytes, 1 MiB), or null. */
 export function checkValue(value: string): string | null {
   const bytes = utf8Bytes(value)
-  if (bytes > LIMITS.valueBytesMax) return `the value is ${bytes} bytes; the limit is ${LIMITS.valueBytesMax} (1 MiB)`
+  if (bytes > LIMITS.valueBytesMax) {
+    return `the value is ${bytes} bytes, over the limit of ${LIMITS.valueBytesMax} bytes (1 MiB); store a smaller value`
+  }
   return null
+}
+
+/** Why a replica id is refused (outside LIMITS.idPattern), or null; `what` names it in the message (e.g. '--node'). */
+export function checkId(id: string, what = 'replica id'): string | null {
+  if (LIMITS.idPattern.test(id)) return null
+  return `${what} ${JSON.stringify(id)} is not valid; ids are 1 to 64 letters, digits, '_' or '-'`
 }
 
 /** UTF-8 length without allocating a Buffer (the cores may not import node:buffer). */

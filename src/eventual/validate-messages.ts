@@ -4,7 +4,7 @@
  * well-formed and pairwise concurrent) because they are what can change a replica's store.
  */
 import {LIMITS} from '../core/limits.js'
-import {isId, isKey, isRecord, isToken} from '../runtime/wire-codec.js'
+import {isId, isKey, isRecord, isToken} from '../core/guards.js'
 import {isValidSiblings} from './siblings.js'
 import type {EventualPeerMessage, KeyState} from './messages.js'
 

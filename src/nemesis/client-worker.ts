@@ -8,7 +8,7 @@
 import type {HistoryOp, ReadItem} from '../check/history.js'
 import {KvError} from '../core/errors.js'
 import type {Rng} from '../core/rng.js'
-import type {PutResult, ReadResult, ReplicaCount} from '../runtime/client-messages.js'
+import type {PutResult, ReadResult, ReplicaCount} from '../core/client-messages.js'
 import {delay} from '../cluster/process-helpers.js'
 import type {HistoryRecorder} from './history-recorder.js'
 import {outcomeOfError} from './op-outcome.js'

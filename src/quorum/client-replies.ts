@@ -3,7 +3,7 @@
  * (PutResultQuorum, ReadResult with `version` in place of `clock`).
  */
 import {KvError, type ErrorCode} from '../core/errors.js'
-import type {ClientReply, PutResultQuorum, ReadResult} from '../runtime/client-messages.js'
+import type {ClientReply, PutResultQuorum, ReadResult} from '../core/client-messages.js'
 import type {KeyVersion, LogVersion} from './types.js'
 
 /** The read context of a quorum read: names the version read ("q1.<term>.<index>", q1.0.0 for none). */

@@ -14,8 +14,8 @@
  */
 import type {OutputBuilder} from '../core/machine.js'
 import type {Rng} from '../core/rng.js'
-import type {ClientPut, ClientRead} from '../runtime/client-messages.js'
-import {resolveReplicaCount} from '../runtime/replica-count.js'
+import type {ClientPut, ClientRead} from '../core/client-messages.js'
+import {resolveReplicaCount} from '../core/replica-count.js'
 import {checkKey, checkValue} from '../core/limits.js'
 import {errorReply, putReply, readReply} from './client-replies.js'
 import type {WriteOutcome} from './write-outcomes.js'

@@ -2,7 +2,7 @@
  * Majority maths of the quorum mode (etcd's quorum/majority.go in miniature). Every count here is
  * over the fixed membership given by --peers; ids outside it never count.
  */
-import {majorityOf} from '../runtime/replica-count.js'
+import {majorityOf} from '../core/replica-count.js'
 
 /** NW: how many replicas must hold a write before it commits (and vote for a leader). */
 export function writeQuorum(members: number): number {

@@ -2,7 +2,7 @@
  * Data types of the quorum mode: the replicated log's entries and the applied state they build.
  * A write is named by the log position that committed it, (term, index): that is its version.
  */
-import type {LogVersion} from '../runtime/client-messages.js'
+import type {LogVersion} from '../core/client-messages.js'
 
 export type {LogVersion}
 

@@ -5,7 +5,7 @@
  */
 import {isErrorCode} from '../core/errors.js'
 import {LIMITS, utf8Bytes} from '../core/limits.js'
-import {isId, isKey, isRecord, isToken} from '../runtime/wire-codec.js'
+import {isId, isKey, isRecord, isToken} from '../core/guards.js'
 import type {QuorumPeerMessage} from './messages.js'
 
 /** Entries in one APPEND and keys in one INSTALL_SNAPSHOT chunk, whatever the sender's settings. */

@@ -3,8 +3,9 @@
  * that fails is counted and dropped by the caller; nothing here throws on input.
  */
 import {LIMITS, utf8Bytes} from '../core/limits.js'
-import {isReplicaCount} from './replica-count.js'
-import type {ClientRequest} from './client-messages.js'
+import {isId, isRecord, isToken} from '../core/guards.js'
+import {isReplicaCount} from '../core/replica-count.js'
+import type {ClientRequest} from '../core/client-messages.js'
 import type {FaultRequest} from './control-messages.js'
 
 export type Decoded = {ok: true; msg: Record<string, unknown> & {type: string}} | {ok: false; reason: string}
@@ -26,23 +27,6 @@ export function decodeEnvelope(raw: Buffer | string): Decoded {
 
 export function encodeMessage(msg: object): string {
   return JSON.stringify(msg)
-}
-
-export function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x)
-}
-
-export function isId(x: unknown): x is string {
-  return typeof x === 'string' && LIMITS.idPattern.test(x)
-}
-
-export function isKey(x: unknown): x is string {
-  return typeof x === 'string' && x.length > 0 && utf8Bytes(x) <= LIMITS.keyBytesMax
-}
-
-/** Correlation ids (nanoid) and reply channel names: short printable strings. */
-export function isToken(x: unknown, max = 256): x is string {
-  return typeof x === 'string' && x.length > 0 && x.length <= max
 }
 
 function isTimeout(x: unknown): x is number {

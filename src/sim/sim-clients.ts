@@ -11,7 +11,7 @@
 import type {Rng} from '../core/rng.js'
 import type {HistoryOp, OpKind, ReadItem} from '../check/history.js'
 import type {Clock} from '../eventual/types.js'
-import type {ClientRequest, PutResultEventual, ReadResult, ReplicaCount} from '../runtime/client-messages.js'
+import type {ClientRequest, PutResultEventual, ReadResult, ReplicaCount} from '../core/client-messages.js'
 
 /** What a client can do to the simulated cluster. */
 export interface ClientWorld {

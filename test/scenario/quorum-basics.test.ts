@@ -9,7 +9,7 @@
  */
 import {expect} from 'chai'
 import {KvError} from '../../src/core/errors.js'
-import type {PutResultQuorum} from '../../src/runtime/client-messages.js'
+import type {PutResultQuorum} from '../../src/core/client-messages.js'
 import {TestCluster, uniqueCluster} from '../support/cluster.js'
 import {TestRedis} from '../support/redis-server.js'
 import {waitFor} from '../support/wait.js'

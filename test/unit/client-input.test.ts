@@ -27,15 +27,25 @@ import {errorJson, jsonRequested, oneLine, parseFailure, toCliFailure} from '../
 import {formatClock, formatPut, formatRead, formatStatus, readShortfall, shellWord, table} from '../../src/cli/format.js'
 import {nodeStartArgs} from '../../src/cluster/child-replica.js'
 import {KvError} from '../../src/core/errors.js'
-import {LIMITS} from '../../src/core/limits.js'
+import {LIMITS, checkId, checkKey, checkValue} from '../../src/core/limits.js'
 import {clusterNames} from '../../src/redis/channel-names.js'
-import type {NodeStatus, ReadResult} from '../../src/runtime/client-messages.js'
+import type {NodeStatus, ReadResult} from '../../src/core/client-messages.js'
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
     fn()
   } catch (error) {
     if (error instanceof KvError) return error.code
+    throw error
+  }
+  return undefined
+}
+
+function messageOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (error) {
+    if (error instanceof KvError) return error.message
     throw error
   }
   return undefined
@@ -136,12 +146,17 @@ describe('client input validation', () => {
     expect(codeOf(() => validateKey('k'.repeat(LIMITS.keyBytesMax + 1)))).to.equal('BAD_REQUEST')
     expect(codeOf(() => validateKey('é'.repeat(512)))).to.equal(undefined) // 1024 bytes
     expect(codeOf(() => validateKey('€'.repeat(342)))).to.equal('BAD_REQUEST') // 1026 bytes, 342 chars
+    // The words are core/limits.ts's (a replica refuses with the same ones) and say what to do.
+    expect(messageOf(() => validateKey(''))).to.equal(checkKey('')).and.match(/^the key is empty; keys are 1 to 1024 bytes/)
+    expect(messageOf(() => validateKey('€'.repeat(342)))).to.equal(checkKey('€'.repeat(342))).and.match(/1026 bytes, over the limit .*; use a shorter key$/)
   })
 
   it('accepts a value of exactly 1 MiB (and the empty value) and refuses one byte more', () => {
     expect(codeOf(() => validateValue(''))).to.equal(undefined)
     expect(codeOf(() => validateValue('v'.repeat(LIMITS.valueBytesMax)))).to.equal(undefined)
     expect(codeOf(() => validateValue('v'.repeat(LIMITS.valueBytesMax - 1) + 'é'))).to.equal('BAD_REQUEST')
+    const big = 'v'.repeat(LIMITS.valueBytesMax + 1)
+    expect(messageOf(() => validateValue(big))).to.equal(checkValue(big)).and.match(/over the limit of 1048576 bytes \(1 MiB\); store a smaller value$/)
   })
 
   it('parses --w/--r as a positive count, quorum or all, and refuses anything else', () => {
@@ -158,6 +173,7 @@ describe('client input validation', () => {
   it('refuses replica ids outside the id pattern and contexts over 64 KiB', () => {
     expect(codeOf(() => validateNodeId('n1'))).to.equal(undefined)
     for (const bad of ['', 'n:1', 'n 1', 'x'.repeat(65)]) expect(codeOf(() => validateNodeId(bad)), bad).to.equal('BAD_REQUEST')
+    expect(messageOf(() => validateNodeId('n:1', '--node'))).to.equal(checkId('n:1', '--node')).and.match(/^--node "n:1" is not valid; ids are/)
     expect(codeOf(() => validateContext(undefined))).to.equal(undefined)
     expect(codeOf(() => validateContext('c'.repeat(CONTEXT_BYTES_MAX)))).to.equal(undefined)
     expect(codeOf(() => validateContext('c'.repeat(CONTEXT_BYTES_MAX + 1)))).to.equal('BAD_REQUEST')

@@ -6,6 +6,8 @@
  * Fault runs draw drops, duplicates and delays from a seed; a failing seed is printed in the message.
  */
 import {expect} from 'chai'
+import {validateKey, validateValue} from '../../src/client/validate-input.js'
+import {KvError} from '../../src/core/errors.js'
 import {Rng} from '../../src/core/rng.js'
 import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../../src/eventual/replica.js'
 import {canonicalSiblings, contextOf, supersedes} from '../../src/eventual/siblings.js'
@@ -13,11 +15,23 @@ import {covers} from '../../src/eventual/vector-clock.js'
 import type {Version} from '../../src/eventual/types.js'
 import {CALM, SimCluster} from '../../src/sim/sim-cluster.js'
 import {eventualFactory} from '../../src/sim/sim-modes.js'
-import type {PutResultEventual, ReadResult} from '../../src/runtime/client-messages.js'
+import type {PutResultEventual, ReadResult} from '../../src/core/client-messages.js'
 
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5']
 type Msg = Parameters<EventualReplica['step']>[0]
 type Reply = {ok: boolean; result?: unknown; error?: {code: string; message: string}}
+
+/** The message the client library refuses a put of (key, value) with before sending it. */
+function clientRefusal(key: string, value: string): string | undefined {
+  try {
+    validateKey(key)
+    validateValue(value)
+  } catch (error) {
+    if (error instanceof KvError) return error.message
+    throw error
+  }
+  return undefined
+}
 
 /** Five eventual replicas on the simulator (src/sim), with client helpers. */
 class World {
@@ -151,13 +165,14 @@ describe('eventual replica (simulated network)', () => {
     expect(w.nodes.get('n1')!.stateOf('k2')).to.deep.equal([])
   })
 
-  it('refuses bad input with BAD_REQUEST and persists nothing', () => {
+  it('refuses bad input with BAD_REQUEST, in the words the client uses, and persists nothing', () => {
     const w = new World(6)
     const before = w.disk('n1').length
     for (const [key, value] of [['', 'x'], ['k'.repeat(1025), 'x'], ['k', 'v'.repeat(1024 * 1024 + 1)]]) {
       const r = w.await(w.put('n1', key, value))
       expect(r.ok).to.equal(false)
       expect(r.error!.code).to.equal('BAD_REQUEST')
+      expect(r.error!.message, 'same message as the client refuses with').to.equal(clientRefusal(key, value))
     }
     const badContext = w.await(w.put('n1', 'k', 'v', {context: 'not-a-context'}))
     expect(badContext.error!.code).to.equal('BAD_REQUEST')

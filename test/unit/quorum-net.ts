@@ -11,7 +11,7 @@ import {QuorumSafetyChecker} from '../../src/check/quorum-safety.js'
 import {Rng} from '../../src/core/rng.js'
 import type {QuorumRecord, QuorumSnapshot} from '../../src/quorum/records.js'
 import type {QuorumReplica} from '../../src/quorum/replica.js'
-import type {ClientReply, ClientRequest} from '../../src/runtime/client-messages.js'
+import type {ClientReply, ClientRequest} from '../../src/core/client-messages.js'
 import {CALM, type NetworkFaults, SimCluster, type SimDisk} from '../../src/sim/sim-cluster.js'
 import {quorumFactory, type QuorumTiming} from '../../src/sim/sim-modes.js'
 

@@ -17,7 +17,7 @@
  * QUORUM_SEED=<n> replays one seed, QUORUM_SEEDS=<n> changes how many run.
  */
 import {expect} from 'chai'
-import type {ClientReply, PutResultQuorum, ReadResult} from '../../src/runtime/client-messages.js'
+import type {ClientReply, PutResultQuorum, ReadResult} from '../../src/core/client-messages.js'
 import {Rng} from '../../src/core/rng.js'
 import {QuorumNet} from './quorum-net.js'
 import {CALM} from '../../src/sim/sim-cluster.js'

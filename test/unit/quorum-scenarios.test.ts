@@ -14,7 +14,7 @@
  * with no violation.
  */
 import {expect} from 'chai'
-import type {ClientReply, NodeStatus, PutResultQuorum, ReadResult} from '../../src/runtime/client-messages.js'
+import type {ClientReply, NodeStatus, PutResultQuorum, ReadResult} from '../../src/core/client-messages.js'
 import type {QuorumReplica} from '../../src/quorum/replica.js'
 import {QuorumNet, TEST_TIMING} from './quorum-net.js'
 

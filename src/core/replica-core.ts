@@ -1,7 +1,7 @@
 /**
  * What the driver needs from a protocol core; both the eventual and the quorum replica provide it.
  */
-import type {Output} from '../core/machine.js'
+import type {Output} from './machine.js'
 import type {NodeStatus} from './client-messages.js'
 
 export interface ReplicaCore<R, S, M> {

@@ -3,8 +3,13 @@
  * fresh id and its private reply channel; the replica answers on that channel with the same id.
  * The result shapes are exactly the JSON of ../../CONTRACT.md, so the CLI prints them unchanged.
  */
-import type {ErrorCode} from '../core/errors.js'
-import type {Clock} from '../eventual/types.js'
+import type {ErrorCode} from './errors.js'
+
+/**
+ * A vector clock as results carry it (replica id → counter). The same shape as eventual/types.ts's
+ * Clock, written out here because core imports nothing from a protocol mode.
+ */
+type Clock = Readonly<Record<string, number>>
 
 /** How many replicas a put waits for / a read asks: a count, a majority, or every member. */
 export type ReplicaCount = number | 'quorum' | 'all'
@@ -92,6 +97,8 @@ export interface NodeStatus {
   commitIndex?: number
   leader?: string | null
   partitioned?: boolean
+  /** True while the replica catches up after it lost data (it does not coordinate writes, or vote). */
+  recovering?: boolean
 }
 
 export interface ClientReplyOk {
