@@ -1,13 +1,18 @@
 /**
- * DurableStore: what a replica driver relies on across restarts. Reopening gives the last snapshot
- * plus exactly the records appended after it; appends racing with a compaction are never lost; a
- * crash between the snapshot rename and the log reset replays already-snapshotted records (so the
- * callers' idempotent application is what keeps that safe); and the LOCK file keeps two stores, in
- * this process or another live one, off one directory while a dead owner's lock is taken over.
+ * Proves what a replica driver relies on from DurableStore across restarts. Reopening gives the
+ * last snapshot plus exactly the records appended after it, with facts saying whether the directory
+ * was empty;
+ * record seqs run on across compactions and reopens, and a snapshot says up to which seq it covers;
+ * appends racing with a compaction are never lost; a crash between the snapshot rename and the log
+ * reset leaves records the snapshot already covers, and those are skipped, not replayed; a torn log
+ * tail is a warning and a corrupt snapshot is reported as lost data; and the LOCK file keeps two
+ * stores, in this process or another live one, off one directory while a dead owner's lock is taken
+ * over. (Every kind of lost data is in recovery-policy.test.ts.)
  *
  * How: real directories under os.tmpdir(). "Another live process" is a child node process this test
  * starts and kills; "a dead process" is one that has already exited. Races are made by issuing
- * appends and compact() in the same tick without awaiting, which is how a driver would.
+ * appends and compact() in the same tick without awaiting, which is how a driver would. Seqs on disk
+ * are read back with decodeFrames and readSnapshot.
  */
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
@@ -17,7 +22,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {KvError} from '../../src/core/errors.js'
 import {DurableStore} from '../../src/storage/durable-store.js'
-import {writeSnapshot} from '../../src/storage/snapshot-file.js'
+import {decodeFrames} from '../../src/storage/log-frames.js'
+import {readSnapshot, writeSnapshot} from '../../src/storage/snapshot-file.js'
 
 type State = {applied: number[]}
 type Rec = number
@@ -32,6 +38,11 @@ describe('DurableStore', () => {
     return result
   }
 
+  /** The seqs of the records in log.bin. */
+  async function logSeqs(): Promise<number[]> {
+    return decodeFrames(await readFile(join(dir, 'log.bin'))).frames.map((f) => f.seq)
+  }
+
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kv-durable-store-'))
   })
@@ -42,7 +53,7 @@ describe('DurableStore', () => {
 
   it('opens an empty directory with nothing recovered and lays out snapshot.json, log.bin, LOCK', async () => {
     const {store, recovered} = await openStore(join(dir, 'a', 'b'))
-    expect(recovered).to.deep.equal({snapshot: null, records: [], warnings: []})
+    expect(recovered).to.deep.equal({snapshot: null, records: [], warnings: [], facts: {loss: null, empty: true}})
     await store.append([1])
     await store.compact({applied: [1]})
     expect((await readdir(join(dir, 'a', 'b'))).sort()).to.deep.equal(['LOCK', 'log.bin', 'snapshot.json'])
@@ -57,8 +68,10 @@ describe('DurableStore', () => {
     expect(store.logBytes).to.be.greaterThan(0)
     await store.close()
     const {store: again, recovered} = await openStore()
-    expect(recovered).to.deep.equal({snapshot: null, records: [1, 2, 3], warnings: []})
+    expect(recovered).to.deep.equal({snapshot: null, records: [1, 2, 3], warnings: [], facts: {loss: null, empty: false}})
     expect(again.recordsSinceSnapshot).to.equal(3)
+    await again.append([4])
+    expect(await logSeqs()).to.deep.equal([1, 2, 3, 4])
   })
 
   it('after compact, a reopen gives the snapshot and only the records appended later', async () => {
@@ -69,8 +82,33 @@ describe('DurableStore', () => {
     expect(store.recordsSinceSnapshot).to.equal(0)
     await store.append([3])
     await store.close()
-    const {recovered} = await openStore()
-    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [3], warnings: []})
+    const {store: again, recovered} = await openStore()
+    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [3], warnings: [], facts: {loss: null, empty: false}})
+    expect(again.recordsSinceSnapshot).to.equal(1)
+  })
+
+  it('numbers records on across compactions and reopens; the snapshot records the last seq it covers', async () => {
+    const {store} = await openStore()
+    await store.append([1, 2, 3])
+    await store.compact({applied: [1, 2, 3]})
+    expect(await readSnapshot(join(dir, 'snapshot.json'))).to.deep.equal({kind: 'ok', state: {applied: [1, 2, 3]}, lastSeq: 3})
+    await store.append([4, 5])
+    expect(await logSeqs()).to.deep.equal([4, 5])
+    await store.close()
+
+    const {store: again, recovered} = await openStore()
+    expect(recovered.records).to.deep.equal([4, 5])
+    await again.append([6])
+    expect(await logSeqs()).to.deep.equal([4, 5, 6])
+    // A compaction with nothing appended since keeps the seq: the next record is still 7.
+    await again.compact({applied: [1, 2, 3, 4, 5, 6]})
+    await again.close()
+    const {store: third, recovered: thirdOpen} = await openStore()
+    expect(thirdOpen.facts).to.deep.equal({loss: null, empty: false})
+    expect(await readSnapshot(join(dir, 'snapshot.json'))).to.deep.include({lastSeq: 6})
+    await third.compact({applied: [1, 2, 3, 4, 5, 6]})
+    await third.append([7])
+    expect(await logSeqs()).to.deep.equal([7])
   })
 
   it('loses no append that races with compact: earlier ones are in the snapshot, later ones in the log', async () => {
@@ -93,31 +131,46 @@ describe('DurableStore', () => {
     expect(recovered.warnings).to.deep.equal([])
   })
 
-  it('replays records that a crash between snapshot rename and log reset left behind (idempotent callers)', async () => {
+  it('skips records that a crash between snapshot rename and log reset left behind, and numbers on after them', async () => {
     const {store} = await openStore()
     await store.append([1, 2])
     await store.close()
     // The crash window: the new snapshot is in place but the log still holds what it includes.
-    await writeSnapshot(join(dir, 'snapshot.json'), {applied: [1, 2]})
-    const {recovered} = await openStore()
-    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [1, 2], warnings: []})
-    // Applying with set semantics, as the callers' merges and max-index writes do, gives the true state.
-    expect([...new Set([...recovered.snapshot!.applied, ...recovered.records])]).to.deep.equal([1, 2])
+    await writeSnapshot(join(dir, 'snapshot.json'), {applied: [1, 2]}, 2)
+    const {store: again, recovered} = await openStore()
+    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [], warnings: [], facts: {loss: null, empty: false}})
+    await again.append([3])
+    await again.close()
+    expect(await logSeqs()).to.deep.equal([1, 2, 3])
+    const {recovered: third} = await openStore()
+    expect(third.records).to.deep.equal([3])
+    expect(third.facts.loss).to.equal(null)
   })
 
-  it('reports a corrupt snapshot and a torn log tail as warnings, keeping what is good', async () => {
+  it('reports a torn log tail as a warning and a corrupt snapshot as lost data, keeping what is good', async () => {
     const {store} = await openStore()
+    await store.append([1])
     await store.compact({applied: [1]})
     await store.append([2, 3])
     await store.close()
-    await writeFile(join(dir, 'snapshot.json'), 'garbage')
     const log = await readFile(join(dir, 'log.bin'))
     await writeFile(join(dir, 'log.bin'), log.subarray(0, log.length - 1))
-    const {recovered} = await openStore()
-    expect(recovered.snapshot).to.equal(null)
+    const {store: again, recovered} = await openStore()
+    expect(recovered.snapshot).to.deep.equal({applied: [1]})
     expect(recovered.records).to.deep.equal([2])
-    expect(recovered.warnings).to.have.length(2)
-    expect(recovered.warnings.join('\n')).to.include('snapshot').and.include('dropped')
+    expect(recovered.facts).to.deep.equal({loss: null, empty: false})
+    expect(recovered.warnings).to.have.length(1)
+    expect(recovered.warnings[0]).to.include('log.bin').and.include('torn tail')
+    await again.close()
+
+    await writeFile(join(dir, 'snapshot.json'), 'garbage')
+    const {recovered: damaged} = await openStore()
+    expect(damaged.snapshot).to.equal(null)
+    expect(damaged.records).to.deep.equal([2])
+    expect(damaged.warnings).to.deep.equal([])
+    expect(damaged.facts.empty).to.equal(false)
+    expect(damaged.facts.loss?.file).to.equal(join(dir, 'snapshot.json'))
+    expect(damaged.facts.loss?.what).to.include('unreadable')
   })
 
   it('refuses a second open of the same directory in this process until the first is closed', async () => {

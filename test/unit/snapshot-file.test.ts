@@ -1,7 +1,9 @@
 /**
- * Snapshot files: a good snapshot reads back exactly; a missing one is silently null; a damaged one
- * (torn, bit-flipped, bad header, non-JSON body under a valid CRC) is null with one warning and is
- * never half-trusted; a `.tmp` left by a crash mid-write is removed and the old snapshot still wins.
+ * Proves the snapshot file: a good snapshot reads back exactly, with the lastSeq it was written
+ * with; a missing one reads as `missing`; a damaged one (torn, bit-flipped, bad header, a format-1
+ * file, non-JSON body under a valid CRC) reads as `bad` with the reason and is never half-trusted; a
+ * `.tmp` left by a crash mid-write is removed and the old snapshot still wins. decodeSnapshot (the simulator's entry)
+ * judges bytes exactly as readSnapshot judges the file.
  *
  * How: real files in a fresh temp directory per test. Damaged files are made by editing the bytes
  * writeSnapshot produced, or by building header + body by hand.
@@ -11,7 +13,7 @@ import {access, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promise
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
-import {encodeSnapshot, readSnapshot, writeSnapshot} from '../../src/storage/snapshot-file.js'
+import {decodeSnapshot, encodeSnapshot, readSnapshot, SNAPSHOT_FORMAT, writeSnapshot} from '../../src/storage/snapshot-file.js'
 
 describe('snapshot file', () => {
   let dir: string
@@ -27,36 +29,55 @@ describe('snapshot file', () => {
 
   const state = {keys: {a: [{value: 'é€😀', clock: {n1: 3}}], b: []}, term: 7, list: [1, 'two', true, null]}
 
-  it('round-trips a state, leaves no temp file, and the later write wins', async () => {
-    await writeSnapshot(path, {old: true})
-    await writeSnapshot(path, state)
-    expect(await readSnapshot(path)).to.deep.equal({state, warnings: []})
+  it('round-trips a state and its lastSeq, leaves no temp file, and the later write wins', async () => {
+    await writeSnapshot(path, {old: true}, 3)
+    await writeSnapshot(path, state, 17)
+    expect(await readSnapshot(path)).to.deep.equal({kind: 'ok', state, lastSeq: 17})
     expect(await readdir(dir)).to.deep.equal(['snapshot.json'])
   })
 
-  it('writes a header line {format: 1, crc32, length} followed by the JSON body', async () => {
-    await writeSnapshot(path, state)
+  it('keeps a lastSeq beyond 2^32 exactly (seq is a u64 on disk; JS keeps it exact up to 2^53)', async () => {
+    const big = 2 ** 40 + 5
+    await writeSnapshot(path, state, big)
+    expect(await readSnapshot(path)).to.deep.equal({kind: 'ok', state, lastSeq: big})
+  })
+
+  it('writes a header line {format: 2, crc32, length, lastSeq} followed by the JSON body', async () => {
+    expect(SNAPSHOT_FORMAT).to.equal(2)
+    await writeSnapshot(path, state, 9)
     const bytes = await readFile(path)
     const newline = bytes.indexOf(0x0a)
     const body = bytes.subarray(newline + 1)
-    expect(JSON.parse(bytes.subarray(0, newline).toString())).to.deep.equal({format: 1, crc32: crc32(body), length: body.length})
+    expect(JSON.parse(bytes.subarray(0, newline).toString())).to.deep.equal({
+      format: 2,
+      crc32: crc32(body),
+      length: body.length,
+      lastSeq: 9,
+    })
     expect(JSON.parse(body.toString())).to.deep.equal(state)
+    expect(bytes.equals(encodeSnapshot(state, 9))).to.equal(true)
   })
 
-  it('reads a missing snapshot as null without a warning', async () => {
-    expect(await readSnapshot(path)).to.deep.equal({state: null, warnings: []})
+  it('reads a missing snapshot as missing', async () => {
+    expect(await readSnapshot(path)).to.deep.equal({kind: 'missing'})
   })
 
   it('removes a leftover .tmp from a crash mid-write and keeps the previous snapshot', async () => {
-    await writeSnapshot(path, state)
-    await writeFile(path + '.tmp', '{"format":1,"crc32":0,"length":999}\n{"half":')
-    expect(await readSnapshot(path)).to.deep.equal({state, warnings: []})
+    await writeSnapshot(path, state, 4)
+    await writeFile(path + '.tmp', '{"format":2,"crc32":0,"length":999,"lastSeq":8}\n{"half":')
+    expect(await readSnapshot(path)).to.deep.equal({kind: 'ok', state, lastSeq: 4})
     expect(await readdir(dir)).to.deep.equal(['snapshot.json'])
   })
 
+  it('removes a leftover .tmp even when there is no snapshot yet (the first write crashed)', async () => {
+    await writeFile(path + '.tmp', 'half')
+    expect(await readSnapshot(path)).to.deep.equal({kind: 'missing'})
+    expect(await readdir(dir)).to.deep.equal([])
+  })
+
   it('refuses to write null or undefined, which read back would mean "no snapshot"', () => {
-    expect(() => encodeSnapshot(null)).to.throw(TypeError)
-    expect(() => encodeSnapshot(undefined)).to.throw(TypeError)
+    expect(() => encodeSnapshot(null, 0)).to.throw(TypeError)
+    expect(() => encodeSnapshot(undefined, 0)).to.throw(TypeError)
   })
 
   /** Each damage turns the good file into a bad one; the warning must name why. */
@@ -67,27 +88,32 @@ describe('snapshot file', () => {
     ['a torn header', (b) => b.subarray(0, 10), 'no header line'],
     ['an empty file', () => Buffer.alloc(0), 'empty'],
     ['a header that is not JSON', (b) => flip(b, 0), 'header is not JSON'],
-    ['a header missing crc32', (b) => withHeader(b, (h) => ({format: h.format, length: h.length})), 'header is not'],
-    ['an unknown format', (b) => withHeader(b, (h) => ({...h, format: 2})), 'unknown format 2'],
+    ['a header missing crc32', (b) => withHeader(b, (h) => ({format: h.format, length: h.length, lastSeq: h.lastSeq})), 'header is not'],
+    ['a header missing lastSeq (a format-1 file)', (b) => withHeader(b, (h) => ({format: 1, crc32: h.crc32, length: h.length})), 'header is not'],
+    ['a negative lastSeq', (b) => withHeader(b, (h) => ({...h, lastSeq: -1})), 'header is not'],
+    ['an unknown format', (b) => withHeader(b, (h) => ({...h, format: 3})), 'unknown format 3'],
     ['a valid CRC over a non-JSON body', () => handMade(Buffer.from('{"keys":')), 'not valid JSON'],
     ['plain JSON without a header', () => Buffer.from(JSON.stringify(state)), 'no header line'],
   ]
   for (const [name, damage, reason] of damages) {
-    it(`reads a snapshot with ${name} as null with one warning`, async () => {
-      await writeSnapshot(path, state)
-      await writeFile(path, damage(await readFile(path)))
-      const {state: read, warnings} = await readSnapshot(path)
-      expect(read).to.equal(null)
-      expect(warnings).to.have.length(1)
-      expect(warnings[0]).to.include(path).and.include(reason)
+    it(`reads a snapshot with ${name} as bad, saying why (and decodeSnapshot agrees)`, async () => {
+      await writeSnapshot(path, state, 5)
+      const damaged = damage(await readFile(path))
+      await writeFile(path, damaged)
+      const read = await readSnapshot(path)
+      expect(read.kind).to.equal('bad')
+      expect(read.kind === 'bad' && read.reason).to.include(reason)
+      expect(decodeSnapshot(damaged)).to.deep.equal(read)
     })
   }
 
   it('still reads the untouched file the damage tests start from', async () => {
     // Guards the table above: each case fails only because of its own damage.
-    await writeSnapshot(path, state)
-    await writeFile(path, Buffer.from(await readFile(path)))
-    expect((await readSnapshot(path)).state).to.deep.equal(state)
+    await writeSnapshot(path, state, 5)
+    const bytes = Buffer.from(await readFile(path))
+    await writeFile(path, withHeader(bytes, (h) => h))
+    expect(await readSnapshot(path)).to.deep.equal({kind: 'ok', state, lastSeq: 5})
+    expect(decodeSnapshot(bytes)).to.deep.equal({kind: 'ok', state, lastSeq: 5})
     await access(path)
   })
 })
@@ -105,5 +131,5 @@ function withHeader(b: Buffer, edit: (h: Record<string, number>) => object): Buf
 }
 
 function handMade(body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(JSON.stringify({format: 1, crc32: crc32(body), length: body.length}) + '\n'), body])
+  return Buffer.concat([Buffer.from(JSON.stringify({format: 2, crc32: crc32(body), length: body.length, lastSeq: 0}) + '\n'), body])
 }
