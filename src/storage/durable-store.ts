@@ -1,6 +1,7 @@
 /**
  * A replica's disk: the latest snapshot plus the log of records appended since, in one directory
- * (`snapshot.json`, `log.bin`, `LOCK`). Both replication modes use it, with their own S and R.
+ * (`snapshot.json`, `log.bin`, `LOCK`, and `RECOVERING` while the replica catches up after lost
+ * data). Both replication modes use it, with their own S and R.
  *
  * Crash safety, which every change here must keep true:
  * - append resolves only once its records are fsynced, so an acknowledged record survives a crash.
@@ -9,27 +10,35 @@
  *   behind the truncate. The caller guarantees `state` includes every record appended before it
  *   called compact, so nothing durable exists only in the truncated part.
  * - A crash after the snapshot rename but before the truncate leaves records in the log that the
- *   snapshot already includes; recovery replays them over it. Record application must therefore be
- *   idempotent. It is for both callers: eventual mode merges versions (a join), quorum mode writes
- *   log entries by index and keeps max(commit index).
+ *   snapshot already includes; their seq is at or below the snapshot's lastSeq, so recovery skips
+ *   them. (Record application is idempotent anyway: eventual mode merges versions, quorum mode
+ *   writes log entries by index and keeps max(commit index).)
+ * - Damage other than a torn tail is data loss (recovery-policy.ts). open() then writes the
+ *   RECOVERING marker (fsynced) before it returns, so a crash during the catch-up cannot make the
+ *   replica forget that it is not whole; markRecovered() removes it once the core says it caught up.
  */
-import {link, mkdir, readFile, rename, rm, unlink, writeFile} from 'node:fs/promises'
+import {link, mkdir, open, readFile, rename, rm, unlink, writeFile} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import {KvError} from '../core/errors.js'
+import type {RecoveryFacts} from '../core/recovery-facts.js'
 import {RecordLog} from './record-log.js'
+import {planRecovery} from './recovery-policy.js'
 import {encodeSnapshot, readSnapshot, syncDirectory, writeEncodedSnapshot} from './snapshot-file.js'
 
 /** What DurableStore.open found on disk: replay `records` in order over `snapshot` (null: start empty). */
 export interface Recovered<S, R> {
   snapshot: S | null
   records: R[]
-  /** Repairs made while opening (torn log tail, corrupt snapshot, stale lock); the driver logs them. */
+  /** Repairs that lost nothing acknowledged (torn log tail, stale lock); the driver logs them. */
   warnings: string[]
+  /** Lost data, or an empty directory: the core must know (see RecoveryFacts). */
+  facts: RecoveryFacts
 }
 
 const SNAPSHOT_FILE = 'snapshot.json'
 const LOG_FILE = 'log.bin'
 const LOCK_FILE = 'LOCK'
+const MARKER_FILE = 'RECOVERING'
 
 /** Rounds of "find a stale lock, move it aside, retry" before giving up on a contended directory. */
 const LOCK_ATTEMPTS_MAX = 5
@@ -54,7 +63,8 @@ export class DurableStore<S, R> {
   /**
    * Locks `dir` (creating it if missing) and reads what is in it. Throws a KvError UNAVAILABLE if
    * another live process, or another open store in this process, holds the directory; takes over a
-   * lock left by a dead process. Never throws on corrupt content: it repairs it and warns.
+   * lock left by a dead process. Never throws on corrupt content: it cuts the log to its good prefix,
+   * and reports lost data in `recovered.facts.loss` (with the RECOVERING marker written first).
    */
   static async open<S, R>(dir: string): Promise<{store: DurableStore<S, R>; recovered: Recovered<S, R>}> {
     const abs = resolve(dir)
@@ -70,15 +80,30 @@ export class DurableStore<S, R> {
       await mkdir(abs, {recursive: true})
       const lockWarnings = await acquireLock(abs)
       try {
+        const markerPath = join(abs, MARKER_FILE)
+        const marker = await readFile(markerPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return null
+          throw e
+        })
         const snapshot = await readSnapshot<S>(join(abs, SNAPSHOT_FILE))
         const opened = await RecordLog.open<R>(join(abs, LOG_FILE))
+        const plan = planRecovery<S, R>({
+          snapshot,
+          log: opened.existed ? opened.decoded : null,
+          marker,
+          files: {snapshot: join(abs, SNAPSHOT_FILE), log: join(abs, LOG_FILE), marker: markerPath},
+        })
+        try {
+          if (plan.facts.loss && marker === null) await writeMarker(markerPath, plan.facts.loss.what)
+          if (plan.truncateLog !== null) await opened.log.truncateTo(plan.truncateLog.bytes, plan.truncateLog.records)
+          opened.log.setNextSeq(plan.nextSeq)
+        } catch (e) {
+          await opened.log.close()
+          throw e
+        }
         return {
           store: new DurableStore<S, R>(abs, opened.log),
-          recovered: {
-            snapshot: snapshot.state,
-            records: opened.records,
-            warnings: [...lockWarnings, ...snapshot.warnings, ...opened.warnings],
-          },
+          recovered: {snapshot: plan.snapshot, records: plan.records, warnings: [...lockWarnings, ...plan.warnings], facts: plan.facts},
         }
       } catch (e) {
         await releaseLock(abs)
@@ -102,8 +127,17 @@ export class DurableStore<S, R> {
    * If writing the snapshot fails, the old snapshot and the log are left intact and this rejects.
    */
   async compact(state: S): Promise<void> {
-    const bytes = encodeSnapshot(state)
+    const bytes = encodeSnapshot(state, this.log.lastSeq)
     await this.log.reset(() => writeEncodedSnapshot(join(this.dir, SNAPSHOT_FILE), bytes))
+  }
+
+  /**
+   * The replica caught up after lost data: removes the RECOVERING marker (durably). The caller
+   * compacts first, so that the state it caught up to is what a later start finds.
+   */
+  async markRecovered(): Promise<void> {
+    await rm(join(this.dir, MARKER_FILE), {force: true})
+    await syncDirectory(this.dir)
   }
 
   /** Durable size of the log; the driver compacts when it grows past its budget. */
@@ -128,6 +162,18 @@ export class DurableStore<S, R> {
     })()
     return this.closing
   }
+}
+
+/** Writes the RECOVERING marker and makes it durable before the replica does anything else. */
+async function writeMarker(path: string, what: string): Promise<void> {
+  const fh = await open(path, 'w')
+  try {
+    await fh.writeFile(`${new Date().toISOString()} ${what}\n`)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await syncDirectory(join(path, '..'))
 }
 
 /**

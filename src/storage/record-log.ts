@@ -1,25 +1,21 @@
 /**
- * An append-only file of JSON records, each in a checksummed frame:
+ * An append-only file of JSON records, each in a checksummed, numbered frame (log-frames.ts).
  *
- *   [payload length: u32 BE][CRC32 of payload: u32 BE][payload: UTF-8 JSON]
- *
- * A crash can leave a torn last frame and a bad disk can flip bits, so opening keeps the longest
- * prefix of good frames and cuts the file there; appending after garbage would hide every later
- * record from the next reader.
+ * Opening reads every frame and says where decoding stopped; it changes nothing. The caller
+ * (DurableStore, through the recovery policy) decides whether that was a torn tail or lost data and
+ * then cuts the file with truncateTo: appending after garbage would hide every later record from
+ * the next reader.
  *
  * Appends, resets and close run one at a time through a FIFO queue. Appends that arrive while a
  * write+fsync is in flight are group-committed: they join one batch, written by one write call and
  * made durable by one fdatasync, which is where the throughput comes from.
  */
-import {mkdir, open, type FileHandle} from 'node:fs/promises'
+import {access, mkdir, open, type FileHandle} from 'node:fs/promises'
 import {dirname} from 'node:path'
-import {crc32} from 'node:zlib'
+import {decodeFrames, encodeFrame, type DecodedLog} from './log-frames.js'
 import {syncDirectory} from './snapshot-file.js'
 
-/** Largest payload of one frame: bigger records are refused, and a bigger length on disk is corruption. */
-export const RECORD_BYTES_MAX = 64 * 1024 * 1024
-
-const HEADER_BYTES = 8
+export {RECORD_BYTES_MAX} from './log-frames.js'
 
 /**
  * A queued batch stops taking new appends at this size, so one write stays bounded. A single
@@ -50,6 +46,8 @@ export class RecordLog<R> {
   private sizeBytes: number
   private count: number
   private syncCount = 0
+  /** The seq the next appended record gets (assigned at call time, so it matches call order). */
+  private seq = 1
 
   private constructor(
     readonly path: string,
@@ -62,33 +60,45 @@ export class RecordLog<R> {
   }
 
   /**
-   * Opens (creating it and its parent directories if missing) the log at `path` and reads every
-   * good frame. At the first bad one (torn, bad CRC, absurd length, not JSON) it truncates the file
-   * there and returns one warning saying how many bytes were dropped. Called once at replica start;
-   * throws only on real I/O errors, never on content.
+   * Opens (creating it and its parent directories if missing) the log at `path` and decodes every
+   * frame up to the first bad one. `existed` says whether the file was there before. Called once at
+   * replica start, before setNextSeq/truncateTo; throws only on real I/O errors, never on content.
    */
-  static async open<R>(path: string): Promise<{log: RecordLog<R>; records: R[]; warnings: string[]}> {
+  static async open<R>(path: string): Promise<{log: RecordLog<R>; decoded: DecodedLog<R>; existed: boolean}> {
     await mkdir(dirname(path), {recursive: true})
+    const existed = await access(path).then(
+      () => true,
+      () => false,
+    )
     // 'a+': reads start at 0, and every write lands at the end of the file, even after a truncate.
     const fh = await open(path, 'a+')
     try {
       await syncDirectory(dirname(path))
       const data = await fh.readFile()
-      const {records, goodBytes, problem} = decodeFrames<R>(data)
-      const warnings: string[] = []
-      if (problem !== null) {
-        await fh.truncate(goodBytes)
-        await fh.sync()
-        warnings.push(
-          `log ${path}: dropped ${data.length - goodBytes} bytes at offset ${goodBytes} after ` +
-            `${records.length} good records (${problem}); the file was truncated there`,
-        )
-      }
-      return {log: new RecordLog<R>(path, fh, goodBytes, records.length), records, warnings}
+      const decoded = decodeFrames<R>(data)
+      return {log: new RecordLog<R>(path, fh, data.length, decoded.frames.length), decoded, existed}
     } catch (e) {
       await fh.close()
       throw e
     }
+  }
+
+  /** Cuts the file to its first `bytes` bytes (the good prefix) durably. Only before the first append. */
+  async truncateTo(bytes: number, records: number): Promise<void> {
+    await this.fh.truncate(bytes)
+    await this.fh.sync()
+    this.sizeBytes = bytes
+    this.count = records
+  }
+
+  /** Where numbering continues after open (see RecoveryPlan.nextSeq). */
+  setNextSeq(seq: number): void {
+    this.seq = seq
+  }
+
+  /** The seq of the last record whose append was called (0 if none ever was). */
+  get lastSeq(): number {
+    return this.seq - 1
   }
 
   /** Bytes in the file, counting only what is durable. */
@@ -113,7 +123,9 @@ export class RecordLog<R> {
    * is not serialisable or over RECORD_BYTES_MAX; rejects every call after a failed write or fsync.
    */
   async append(records: readonly R[]): Promise<void> {
-    const frames = records.map(encodeFrame)
+    const first = this.seq
+    const frames = records.map((r, i) => encodeFrame(first + i, r))
+    this.seq += records.length
     const bytes = frames.reduce((n, f) => n + f.length, 0)
     return new Promise<void>((resolve, reject) => {
       if (this.closing !== null) return reject(new Error(`log ${this.path} is closed`))
@@ -216,43 +228,6 @@ export class RecordLog<R> {
       throw this.failure
     }
   }
-}
-
-function encodeFrame(record: unknown): Buffer {
-  const json = JSON.stringify(record)
-  if (json === undefined) throw new TypeError('a log record must be a JSON value, not undefined')
-  const payload = Buffer.from(json, 'utf8')
-  if (payload.length > RECORD_BYTES_MAX) {
-    throw new RangeError(`log record of ${payload.length} bytes exceeds the ${RECORD_BYTES_MAX}-byte limit`)
-  }
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
-  frame.writeUInt32BE(payload.length, 0)
-  frame.writeUInt32BE(crc32(payload), 4)
-  payload.copy(frame, HEADER_BYTES)
-  return frame
-}
-
-/** The records of the longest good prefix, its length in bytes, and why decoding stopped (null: clean end). */
-function decodeFrames<R>(data: Buffer): {records: R[]; goodBytes: number; problem: string | null} {
-  const records: R[] = []
-  let offset = 0
-  const stop = (problem: string) => ({records, goodBytes: offset, problem})
-  while (offset < data.length) {
-    const left = data.length - offset
-    if (left < HEADER_BYTES) return stop(`torn frame header: ${left} of ${HEADER_BYTES} bytes`)
-    const length = data.readUInt32BE(offset)
-    if (length > RECORD_BYTES_MAX) return stop(`frame length ${length} exceeds the ${RECORD_BYTES_MAX}-byte limit`)
-    if (left - HEADER_BYTES < length) return stop(`torn payload: ${left - HEADER_BYTES} of ${length} bytes`)
-    const payload = data.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length)
-    if (crc32(payload) !== data.readUInt32BE(offset + 4)) return stop('CRC32 mismatch')
-    try {
-      records.push(JSON.parse(payload.toString('utf8')) as R)
-    } catch {
-      return stop('payload is not valid JSON')
-    }
-    offset += HEADER_BYTES + length
-  }
-  return {records, goodBytes: offset, problem: null}
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {

@@ -2,16 +2,17 @@
  * One snapshot of a replica's state in one file, replaced atomically (write temp, fsync, rename,
  * fsync the directory), so a crash leaves either the old snapshot or the new one, never a mix.
  *
- * Format: a header line `{"format":1,"crc32":N,"length":N}\n`, then `length` bytes of UTF-8 JSON whose
- * CRC32 is `crc32`. The header lets a reader tell a torn or bit-flipped file from a good one instead
- * of trusting whatever JSON.parse happens to accept.
+ * Format: a header line `{"format":2,"crc32":N,"length":N,"lastSeq":N}\n`, then `length` bytes of UTF-8
+ * JSON; `crc32` is the CRC32 of `<lastSeq>\n` followed by the body. The header lets a reader tell a torn or bit-flipped file from a good one
+ * instead of trusting whatever JSON.parse happens to accept; `lastSeq` is the seq of the last log
+ * record the state includes (see log-frames.ts), so recovery can tell whether the log continues it.
  */
 import {open, readFile, rename, rm, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {crc32} from 'node:zlib'
 
 /** The only format this module writes and reads. */
-export const SNAPSHOT_FORMAT = 1
+export const SNAPSHOT_FORMAT = 2
 
 /**
  * Largest snapshot body. V8 cannot hold a much longer string, so a bigger state could not be
@@ -26,21 +27,28 @@ interface SnapshotHeader {
   format: number
   crc32: number
   length: number
+  lastSeq: number
 }
+
+/** What reading a snapshot found: nothing, a good state, or a file that cannot be used (and why). */
+export type SnapshotRead<S> =
+  | {readonly kind: 'missing'}
+  | {readonly kind: 'ok'; readonly state: S; readonly lastSeq: number}
+  | {readonly kind: 'bad'; readonly reason: string}
 
 /**
  * Serialises `state` into the snapshot file format. DurableStore.compact calls it at call time, so
  * the snapshot holds the state as passed even if the caller mutates it while the write is queued.
  * Throws on null/undefined (readSnapshot uses null for "no snapshot") and on oversized states.
  */
-export function encodeSnapshot(state: unknown): Buffer {
+export function encodeSnapshot(state: unknown, lastSeq: number): Buffer {
   const json = state === null ? undefined : JSON.stringify(state)
   if (json === undefined) throw new TypeError('snapshot state must be a JSON value other than null')
   const body = Buffer.from(json, 'utf8')
   if (body.length > SNAPSHOT_BYTES_MAX) {
     throw new RangeError(`snapshot of ${body.length} bytes exceeds the ${SNAPSHOT_BYTES_MAX}-byte limit`)
   }
-  const header: SnapshotHeader = {format: SNAPSHOT_FORMAT, crc32: crc32(body), length: body.length}
+  const header: SnapshotHeader = {format: SNAPSHOT_FORMAT, crc32: snapshotCrc(body, lastSeq), length: body.length, lastSeq}
   return Buffer.concat([Buffer.from(JSON.stringify(header) + '\n', 'utf8'), body])
 }
 
@@ -70,30 +78,28 @@ export async function writeEncodedSnapshot(path: string, bytes: Uint8Array): Pro
 }
 
 /** Serialises and atomically writes a snapshot; see encodeSnapshot and writeEncodedSnapshot. */
-export async function writeSnapshot(path: string, state: unknown): Promise<void> {
-  await writeEncodedSnapshot(path, encodeSnapshot(state))
+export async function writeSnapshot(path: string, state: unknown, lastSeq: number): Promise<void> {
+  await writeEncodedSnapshot(path, encodeSnapshot(state, lastSeq))
 }
 
 /**
  * Reads the snapshot at `path`; DurableStore.open calls it at startup, before anything writes.
- * Missing → `state: null` and no warning. Corrupt content → `state: null` and one warning saying why;
- * it never throws on content, only on real I/O errors. A leftover `path.tmp` (a crash mid-write) is
- * removed: the rename never happened, so the previous snapshot is still the current one.
+ * It never throws on content, only on real I/O errors: the recovery policy decides what a missing or
+ * bad snapshot means. A leftover `path.tmp` (a crash mid-write) is removed: the rename never
+ * happened, so the previous snapshot is still the current one.
  */
-export async function readSnapshot<S>(path: string): Promise<{state: S | null; warnings: string[]}> {
+export async function readSnapshot<S>(path: string): Promise<SnapshotRead<S>> {
   await rm(path + '.tmp', {force: true})
   let data: Buffer
   try {
     const {size} = await stat(path)
-    if (size > HEADER_BYTES_MAX + SNAPSHOT_BYTES_MAX) return unusable(path, `file is ${size} bytes, larger than any snapshot`)
+    if (size > HEADER_BYTES_MAX + SNAPSHOT_BYTES_MAX) return {kind: 'bad', reason: `file is ${size} bytes, larger than any snapshot`}
     data = await readFile(path)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {state: null, warnings: []}
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {kind: 'missing'}
     throw e
   }
-  const decoded = decodeSnapshot(data)
-  if (typeof decoded === 'string') return unusable(path, decoded)
-  return {state: decoded.state as S, warnings: []}
+  return decodeSnapshot<S>(data)
 }
 
 /**
@@ -109,8 +115,14 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Decodes a snapshot file's bytes (the real file's or the simulator's); never throws on content. */
+export function decodeSnapshot<S>(data: Buffer): SnapshotRead<S> {
+  const found = decodeBody(data)
+  return typeof found === 'string' ? {kind: 'bad', reason: found} : {kind: 'ok', state: found.state as S, lastSeq: found.lastSeq}
+}
+
 /** The parsed state, or a string saying why the bytes are not a valid snapshot. */
-function decodeSnapshot(data: Buffer): {state: unknown} | string {
+function decodeBody(data: Buffer): {state: unknown; lastSeq: number} | string {
   const newline = data.subarray(0, HEADER_BYTES_MAX + 1).indexOf(0x0a)
   if (newline < 0) return data.length === 0 ? 'file is empty' : 'no header line'
   let header: unknown
@@ -119,16 +131,21 @@ function decodeSnapshot(data: Buffer): {state: unknown} | string {
   } catch {
     return 'header is not JSON'
   }
-  if (!isHeader(header)) return 'header is not {format, crc32, length}'
+  if (!isHeader(header)) return 'header is not {format, crc32, length, lastSeq}'
   if (header.format !== SNAPSHOT_FORMAT) return `unknown format ${header.format} (this build reads ${SNAPSHOT_FORMAT})`
   const body = data.subarray(newline + 1)
   if (body.length !== header.length) return `body is ${body.length} bytes but the header says ${header.length} (torn write?)`
-  if (crc32(body) !== header.crc32) return 'CRC32 mismatch (the body is damaged)'
+  if (snapshotCrc(body, header.lastSeq) !== header.crc32) return 'CRC32 mismatch (the body or its lastSeq is damaged)'
   try {
-    return {state: JSON.parse(body.toString('utf8'))}
+    return {state: JSON.parse(body.toString('utf8')), lastSeq: header.lastSeq}
   } catch {
     return 'body is not valid JSON'
   }
+}
+
+/** The CRC covers lastSeq too: a flipped digit there would silently skip log records. */
+function snapshotCrc(body: Buffer, lastSeq: number): number {
+  return crc32(body, crc32(`${lastSeq}\n`))
 }
 
 function isHeader(x: unknown): x is SnapshotHeader {
@@ -140,13 +157,8 @@ function isHeader(x: unknown): x is SnapshotHeader {
     (h.crc32 as number) >= 0 &&
     Number.isInteger(h.length) &&
     (h.length as number) >= 0 &&
-    (h.length as number) <= SNAPSHOT_BYTES_MAX
+    (h.length as number) <= SNAPSHOT_BYTES_MAX &&
+    Number.isSafeInteger(h.lastSeq) &&
+    (h.lastSeq as number) >= 0
   )
-}
-
-function unusable(path: string, reason: string): {state: null; warnings: string[]} {
-  return {
-    state: null,
-    warnings: [`snapshot ${path} is unusable (${reason}); recovering from the log alone, so state compacted into it is lost`],
-  }
 }

@@ -45,7 +45,7 @@ async function openRepaired<R>(path: string) {
     marker: null,
     files: {snapshot: 'snapshot.json', log: path, marker: 'RECOVERING'},
   })
-  if (plan.truncateLogAt !== null) await log.truncateTo(plan.truncateLogAt, decoded.frames.length)
+  if (plan.truncateLog !== null) await log.truncateTo(plan.truncateLog.bytes, plan.truncateLog.records)
   log.setNextSeq(plan.nextSeq)
   return {log, decoded, records: plan.records, warnings: plan.warnings, loss: plan.facts.loss}
 }
@@ -205,11 +205,20 @@ describe('RecordLog', () => {
     ['all 0xff (absurd length)', Buffer.alloc(64, 0xff), 'exceeds'],
     ['all zeros (a zero CRC is wrong even for an empty payload)', Buffer.alloc(64, 0), 'CRC32 mismatch'],
     ['a good CRC over non-JSON text', frame(1, Buffer.from('{not json')), 'not valid JSON'],
-    ['a good CRC with seq 0', frameOf(0, rec(1)), 'record seq 0'],
     ['a length running past the end', tornPayload, 'torn payload'],
     ['three bytes', Buffer.from([1, 2, 3]), 'torn frame header: 3 of 16'],
     ['text', Buffer.from('hello, this is not a log file at all\n'), 'exceeds'],
   ]
+  it('treats a whole frame with a good CRC but seq 0 as lost data, not a torn tail (no crash writes one)', async () => {
+    await writeLog([])
+    await writeFile(path, frameOf(0, rec(1)))
+    const {log, decoded, loss} = await openRepaired<Rec>(path)
+    expect(decoded.bad?.reason).to.include('record seq 0')
+    expect(decoded.bad?.goodFrameAfter).to.equal(true)
+    expect(loss).to.not.equal(null)
+    await log.close()
+  })
+
   for (const [name, content, reason] of garbage) {
     it(`treats a garbage file (${name}) as a torn tail: warns once, truncates to empty, appends go on`, async () => {
       await writeLog([])

@@ -13,7 +13,7 @@
  * - `empty` is true only for a directory with nothing in it;
  * - records at or below the snapshot's lastSeq (a crash between the snapshot rename and the log
  *   truncate) are skipped, not replayed, and numbering goes on after them.
- * Plus direct planRecovery cases: several losses at once, nextSeq, truncateLogAt, the marker alone.
+ * Plus direct planRecovery cases: several losses at once, nextSeq, truncateLog, the marker alone.
  *
  * How: each test gets a fresh temp directory, writes through DurableStore (append, compact), closes
  * it, damages the files with plain fs calls (cut, flip a byte, append bytes, delete, copy back an old
@@ -358,7 +358,7 @@ describe('recovery policy', () => {
         snapshot: null,
         records: [],
         nextSeq: 1,
-        truncateLogAt: null,
+        truncateLog: null,
         warnings: [],
         facts: {loss: null, empty: true},
       })
@@ -367,7 +367,7 @@ describe('recovery policy', () => {
 
     it('a torn tail: cut at goodBytes, one warning, records kept', () => {
       const p = plan({log: {...logOf(1, 2), bad: {offset: 100, reason: 'torn payload: 3 of 9 bytes', goodFrameAfter: false}}})
-      expect(p.truncateLogAt).to.equal(100)
+      expect(p.truncateLog).to.deep.equal({bytes: 100, records: p.records.length})
       expect(p.records).to.deep.equal([10, 20])
       expect(p.nextSeq).to.equal(3)
       expect(p.warnings).to.have.length(1)
@@ -380,6 +380,16 @@ describe('recovery policy', () => {
       expect(plan({snapshot, log: logOf(8, 9, 10, 11, 12)})).to.deep.include({records: [110, 120], nextSeq: 13})
       expect(plan({snapshot, log: logOf()})).to.deep.include({records: [], nextSeq: 11})
       expect(plan({snapshot, log: logOf(11)}).facts).to.deep.equal({loss: null, empty: false})
+    })
+
+    it('a kept log the snapshot wholly covers is emptied, so numbering goes on without a gap in the file', () => {
+      const snapshot: SnapshotRead<State> = {kind: 'ok', state: {applied: []}, lastSeq: 5}
+      const p = plan({snapshot, log: {...logOf(1), bad: {offset: 40, reason: 'CRC32 mismatch', goodFrameAfter: true}}})
+      expect(p.truncateLog).to.deep.equal({bytes: 0, records: 0})
+      expect(p.nextSeq).to.equal(6)
+      expect(p.records).to.deep.equal([])
+      expect(plan({snapshot, log: logOf(1, 2, 3)}).truncateLog).to.deep.equal({bytes: 0, records: 0})
+      expect(plan({snapshot, log: logOf(4, 5)}).truncateLog).to.equal(null)
     })
 
     it('the marker alone is loss, naming the marker', () => {
@@ -400,7 +410,7 @@ describe('recovery policy', () => {
       expect(p.facts.loss?.what).to.include('RECOVERING: an earlier start')
       expect(p.facts.empty).to.equal(false)
       expect(p.warnings).to.deep.equal([])
-      expect(p.truncateLogAt).to.equal(100)
+      expect(p.truncateLog).to.deep.equal({bytes: 100, records: p.records.length})
       expect(p.snapshot).to.equal(null)
       expect(p.records).to.deep.equal([30, 40])
     })

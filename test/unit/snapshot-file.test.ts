@@ -42,7 +42,7 @@ describe('snapshot file', () => {
     expect(await readSnapshot(path)).to.deep.equal({kind: 'ok', state, lastSeq: big})
   })
 
-  it('writes a header line {format: 2, crc32, length, lastSeq} followed by the JSON body', async () => {
+  it('writes a header line {format: 2, crc32 (over lastSeq and body), length, lastSeq} followed by the JSON body', async () => {
     expect(SNAPSHOT_FORMAT).to.equal(2)
     await writeSnapshot(path, state, 9)
     const bytes = await readFile(path)
@@ -50,7 +50,7 @@ describe('snapshot file', () => {
     const body = bytes.subarray(newline + 1)
     expect(JSON.parse(bytes.subarray(0, newline).toString())).to.deep.equal({
       format: 2,
-      crc32: crc32(body),
+      crc32: crc32(body, crc32('9\n')),
       length: body.length,
       lastSeq: 9,
     })
@@ -91,6 +91,7 @@ describe('snapshot file', () => {
     ['a header missing crc32', (b) => withHeader(b, (h) => ({format: h.format, length: h.length, lastSeq: h.lastSeq})), 'header is not'],
     ['a header missing lastSeq (a format-1 file)', (b) => withHeader(b, (h) => ({format: 1, crc32: h.crc32, length: h.length})), 'header is not'],
     ['a negative lastSeq', (b) => withHeader(b, (h) => ({...h, lastSeq: -1})), 'header is not'],
+    ['a changed lastSeq (it would skip log records silently)', (b) => withHeader(b, (h) => ({...h, lastSeq: 6})), 'CRC32 mismatch'],
     ['an unknown format', (b) => withHeader(b, (h) => ({...h, format: 3})), 'unknown format 3'],
     ['a valid CRC over a non-JSON body', () => handMade(Buffer.from('{"keys":')), 'not valid JSON'],
     ['plain JSON without a header', () => Buffer.from(JSON.stringify(state)), 'no header line'],
@@ -131,5 +132,5 @@ function withHeader(b: Buffer, edit: (h: Record<string, number>) => object): Buf
 }
 
 function handMade(body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(JSON.stringify({format: 2, crc32: crc32(body), length: body.length, lastSeq: 0}) + '\n'), body])
+  return Buffer.concat([Buffer.from(JSON.stringify({format: 2, crc32: crc32(body, crc32('0\n')), length: body.length, lastSeq: 0}) + '\n'), body])
 }
