@@ -22,6 +22,8 @@ export type Effect =
   | {readonly kind: 'hint'; readonly peer: string; readonly msg: object}
   | {readonly kind: 'log'; readonly level: 'info' | 'warn'; readonly text: string}
   | {readonly kind: 'peer'; readonly id: string; readonly alive: boolean}
+  /** The core caught up after lost data: the driver compacts, then clears the disk's RECOVERING marker. */
+  | {readonly kind: 'recovered'}
 
 export interface Output<R> {
   readonly persist: R[]

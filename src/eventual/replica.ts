@@ -13,6 +13,8 @@ import {KvError, type ErrorCode} from '../core/errors.js'
 import {LIMITS, checkKey, checkValue} from '../core/limits.js'
 import {OutputBuilder, type Output} from '../core/machine.js'
 import type {Rng} from '../core/rng.js'
+import {WHOLE_DISK, type RecoveryFacts} from '../core/recovery-facts.js'
+import {mentionsActorOf, newActor} from './actor.js'
 import type {ClientPut, ClientRead, ClientRequest, NodeStatus, PutResultEventual, ReadResult} from '../core/client-messages.js'
 import {majorityOf, resolveReplicaCount} from '../core/replica-count.js'
 import {decodeContext, encodeContext} from './context-token.js'
@@ -102,10 +104,24 @@ export class EventualReplica {
   private firstRound = true
   /** A replica that starts with nothing refuses writes until it has caught up (dots are never reused). */
   private catchUpUntil = -1
+  /** The actor this replica's dots carry: its id, or a new incarnation after data loss (actor.ts). */
+  private actor: string
+  /** Started with an empty disk: before its first write, check whether peers know dots of an earlier life. */
+  private startedEmpty = false
+  /**
+   * Set while the replica catches up after lost data: it refuses to coordinate writes until one
+   * anti-entropy round has been answered by every peer it asked (`awaiting` empties), then says
+   * `recovered`. A new round re-asks the peers alive at that time, so a peer that died does not
+   * block it forever.
+   */
+  private recovering: {readonly why: string; awaiting: Set<string> | null; doneAt: number} | null = null
+  /** Records and log lines decided in restore(), emitted with the first Output (restore has none). */
+  private boot: {records: EventualRecord[]; lines: string[]} | null = null
   private dropped = 0
 
   constructor(private readonly cfg: EventualConfig) {
     this.id = cfg.id
+    this.actor = cfg.id
     this.store = new KeyStore(cfg.buckets)
     this.nonce = Math.floor(cfg.rng.next() * 2 ** 32).toString(36)
     for (const p of cfg.peers) this.members.set(p, Number.NEGATIVE_INFINITY)
@@ -113,23 +129,64 @@ export class EventualReplica {
     this.nextAntiEntropy = cfg.heartbeatTicks * 2
   }
 
-  /** Called once by the driver before any step, with what storage recovered. */
-  restore(snapshot: EventualSnapshot | null, records: readonly EventualRecord[]): void {
+  /**
+   * Called once by the driver before any step, with what storage recovered and what it found
+   * (`facts`). After lost data the replica may hold fewer of its own dots than it issued, so reusing
+   * its counters could give a new write the dot of an old one: it takes a new actor at once, and
+   * catches up from its peers before it coordinates writes.
+   */
+  restore(snapshot: EventualSnapshot | null, records: readonly EventualRecord[], facts: RecoveryFacts = WHOLE_DISK): void {
     if (snapshot) {
       for (const m of snapshot.members) this.addMember(m)
       for (const [key, siblings] of snapshot.keys) this.store.set(key, mergeSiblings(siblings, []))
+      if (snapshot.actor !== undefined) this.actor = snapshot.actor
     }
     for (const r of records) {
       if (r.t === 'member') this.addMember(r.id)
+      else if (r.t === 'actor') this.actor = r.actor
       else this.store.set(r.key, mergeSiblings(this.store.get(r.key), r.siblings))
     }
     const fresh = !snapshot && records.length === 0
     if (fresh && this.members.size > 1) this.catchUpUntil = this.cfg.heartbeatTicks * 2 + this.cfg.antiEntropyTicks
+    this.startedEmpty = facts.empty
+    if (facts.loss) {
+      this.actor = newActor(this.id, this.cfg.rng)
+      this.recovering = {why: facts.loss.what, awaiting: null, doneAt: Number.POSITIVE_INFINITY}
+      this.boot = {
+        records: [{t: 'actor', actor: this.actor}],
+        lines: [
+          `DATA LOSS in ${facts.loss.file}: ${facts.loss.what}. Recovering: new writes use the new actor ${this.actor} ` +
+            `(no dot of the lost data can be reused), and this replica refuses to coordinate writes until it has caught up from its peers.`,
+        ],
+      }
+    }
   }
 
   /** The state a snapshot must hold; the driver writes it and then compacts the log. */
   snapshot(): EventualSnapshot {
-    return {mode: 'eventual', id: this.id, members: [...this.members.keys()].sort(), keys: [...this.store.entries()]}
+    const snap: EventualSnapshot = {mode: 'eventual', id: this.id, members: [...this.members.keys()].sort(), keys: [...this.store.entries()]}
+    return this.actor === this.id ? snap : {...snap, actor: this.actor}
+  }
+
+  /** The actor this replica's new dots carry (its id unless it lost data once). */
+  get currentActor(): string {
+    return this.actor
+  }
+
+  /** True while it catches up after lost data (status shows it; writes are refused). */
+  get isRecovering(): boolean {
+    return this.recovering !== null
+  }
+
+  /** A new Output, carrying first whatever restore() decided to persist and say. */
+  private begin(): Out {
+    const out: Out = new OutputBuilder()
+    if (this.boot) {
+      out.persist.push(...this.boot.records)
+      for (const line of this.boot.lines) out.log('warn', line)
+      this.boot = null
+    }
+    return out
   }
 
   isAlive(id: string): boolean {
@@ -151,7 +208,7 @@ export class EventualReplica {
   }
 
   step(msg: EventualInput): Output<EventualRecord> {
-    const out: Out = new OutputBuilder()
+    const out: Out = this.begin()
     if ('from' in msg) {
       if (msg.from === this.id) return out.done()
       if (this.members.has(msg.from)) this.members.set(msg.from, this.now)
@@ -196,8 +253,9 @@ export class EventualReplica {
   }
 
   tick(): Output<EventualRecord> {
-    const out: Out = new OutputBuilder()
+    const out: Out = this.begin()
     this.now++
+    this.finishRecovery(out)
     if (this.now % this.cfg.heartbeatTicks === 0) {
       const hb: Heartbeat = {type: 'hb', from: this.id, mode: 'eventual', members: this.memberIds().slice(0, LIMITS.membersMax)}
       out.toTopic('members', hb)
@@ -248,6 +306,7 @@ export class EventualReplica {
       keys: this.store.liveKeys,
       mode: 'eventual',
       peersAlive: this.memberIds().filter((m) => this.isAlive(m)).sort(),
+      ...(this.recovering ? {recovering: true} : {}),
     }
   }
 
@@ -318,8 +377,12 @@ export class EventualReplica {
     if (this.now < this.catchUpUntil) {
       return fail('UNAVAILABLE', `replica ${this.id} started empty and is still catching up from its peers; retry in a moment or use another --node`)
     }
+    if (this.recovering) {
+      return fail('UNAVAILABLE', `replica ${this.id} lost data on its disk and is still catching up from its peers; retry in a moment or use another --node`)
+    }
+    if (this.startedEmpty) this.checkEarlierLife(out)
     const local = this.store.get(req.key)
-    const {siblings, version} = writeVersion(local, this.id, req.value, context)
+    const {siblings, version} = writeVersion(local, this.actor, req.value, context)
     if (siblings.length > LIMITS.siblingsPerKeyMax) {
       return fail('BAD_REQUEST', `key would hold ${siblings.length} siblings (limit ${LIMITS.siblingsPerKeyMax}); read it and write with --context to resolve the conflict`)
     }
@@ -486,8 +549,9 @@ export class EventualReplica {
       return
     }
     // The first round after start talks to every live peer: that is how a returning replica catches up.
-    const targets = this.firstRound ? alive : [this.cfg.rng.pick(alive)]
+    const targets = this.firstRound || this.recovering ? alive : [this.cfg.rng.pick(alive)]
     this.firstRound = false
+    if (this.recovering) this.recovering.awaiting = new Set(targets)
     for (const p of targets) this.sendDigest(p, out)
     this.nextAntiEntropy = this.now + this.cfg.antiEntropyTicks
   }
@@ -529,6 +593,30 @@ export class EventualReplica {
     }
     // Caught up enough to coin dots safely once the pulled states have had a moment to arrive.
     if (this.catchUpUntil > this.now) this.catchUpUntil = pull.length ? Math.min(this.catchUpUntil, this.now + 5) : this.now
+    const r = this.recovering
+    if (r?.awaiting?.delete(msg.from) && r.awaiting.size === 0) r.doneAt = this.now + (pull.length ? 5 : 0)
+  }
+
+  /** Ends the catch-up after lost data once every asked peer answered and pulled states had time to land. */
+  private finishRecovery(out: Out): void {
+    const r = this.recovering
+    if (!r || r.awaiting === null || r.awaiting.size > 0 || this.now < r.doneAt) return
+    this.recovering = null
+    out.log('warn', `caught up from its peers after lost data; coordinating writes again as actor ${this.actor}`)
+    out.effects.push({kind: 'recovered'})
+  }
+
+  /**
+   * A replica that started with an empty disk may be a new one or one whose data directory was
+   * wiped. Before its first write (after the catch-up), if anything it now holds carries a dot or
+   * context entry of its id, it had an earlier life whose dots it no longer knows: take a new actor.
+   */
+  private checkEarlierLife(out: Out): void {
+    this.startedEmpty = false
+    if (this.actor !== this.id || !mentionsActorOf(this.store.entries(), this.id)) return
+    this.actor = newActor(this.id, this.cfg.rng)
+    out.persist.push({t: 'actor', actor: this.actor})
+    out.log('warn', `started with an empty data directory, but its peers hold versions written by ${this.id} before: its data was lost, so it writes as the new actor ${this.actor}`)
   }
 
   private onPull(msg: DigestPull, out: Out): void {

@@ -102,7 +102,7 @@ export function writeVersion(
   value: string | null,
   context?: Clock,
 ): {siblings: Siblings; version: Version} {
-  invariant(LIMITS.idPattern.test(coordinator), `bad coordinator id ${coordinator}`)
+  invariant(LIMITS.actorPattern.test(coordinator), `bad coordinator actor ${coordinator}`)
   const seen = contextOf(local)
   const counter = Math.max(clockGet(seen, coordinator), context === undefined ? 0 : clockGet(context, coordinator)) + 1
   invariant(Number.isSafeInteger(counter), `counter overflow at ${coordinator}`)
@@ -136,7 +136,7 @@ function isValidVersion(x: unknown): x is Version {
   const {dot, ctx, value} = x
   if (!isPlainRecord(dot) || !hasExactKeys(dot, ['node', 'counter'])) return false
   const {node, counter} = dot
-  if (typeof node !== 'string' || !LIMITS.idPattern.test(node)) return false
+  if (typeof node !== 'string' || !LIMITS.actorPattern.test(node)) return false
   if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter <= 0) return false
   if (!isValidClock(ctx)) return false
   if (clockGet(ctx, node) >= counter) return false // a write cannot have seen itself

@@ -129,7 +129,7 @@ export function isValidClock(x: unknown): x is Clock {
   if (!isPlainRecord(x)) return false
   for (const id of Object.keys(x)) {
     const n = x[id]
-    if (!LIMITS.idPattern.test(id)) return false
+    if (!LIMITS.actorPattern.test(id)) return false
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) return false
   }
   return true

@@ -139,7 +139,19 @@ export interface InstallSnapshotAck extends FromTerm {
   readonly done: boolean
 }
 
+/**
+ * A learner (a replica that started empty or lost data, see learner.ts) broadcasts its state on the
+ * election topic every heartbeat; every other replica answers it point-to-point with its own. That is
+ * how a learner hears the term and log length of every member.
+ */
+export interface State extends FromTerm {
+  readonly type: 'STATE'
+  readonly lastLogIndex: number
+  readonly learner: boolean
+}
+
 export type QuorumPeerMessage =
+  | State
   | Election
   | ElectionOk
   | Vote

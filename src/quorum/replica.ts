@@ -18,6 +18,8 @@
  * Client requests are handled by the FrontDesk (front-desk.ts); reads follow read-round.ts.
  */
 import {invariant} from '../core/invariant.js'
+import {WHOLE_DISK, type RecoveryFacts} from '../core/recovery-facts.js'
+import {emptyClusterFloor, type LearnerState} from './learner.js'
 import {OutputBuilder, type Output} from '../core/machine.js'
 import {LIMITS} from '../core/limits.js'
 import type {ClientRequest, NodeStatus} from '../core/client-messages.js'
@@ -39,6 +41,7 @@ import type {
   Coordinator,
   Election,
   ElectionOk,
+  State,
   Forward,
   ForwardReply,
   InstallSnapshot,
@@ -111,6 +114,10 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   private aliveView = new Set<string>()
   private readonly nonce: string
   private seq = 0
+  /** Non-null while this replica may not vote (it started empty or lost data): see learner.ts. */
+  private learner: LearnerState | null = null
+  /** Log lines decided in restore(), emitted with the first Output (restore has none). */
+  private bootLines: string[] = []
 
   constructor(private readonly cfg: QuorumConfig) {
     invariant(cfg.peers.includes(cfg.id), `--peers must include the replica's own id ${cfg.id}`)
@@ -145,9 +152,26 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
 
   // ---- ReplicaCore ---------------------------------------------------------------------------
 
-  /** Called once by the driver before any step, with what storage recovered. */
-  restore(snapshot: QuorumSnapshot | null, records: readonly QuorumRecord[]): void {
-    const r = recover(snapshot, records)
+  /**
+   * Called once by the driver before any step, with what storage recovered and what the disk said
+   * about itself. An empty or damaged disk makes this replica a learner (learner.ts) until it is
+   * safe for it to vote again.
+   */
+  restore(snapshot: QuorumSnapshot | null, records: readonly QuorumRecord[], facts: RecoveryFacts = WHOLE_DISK): void {
+    if (facts.loss) {
+      this.learner = {why: `lost data: ${facts.loss.what}`, heard: new Map()}
+      this.bootLines.push(
+        `DATA LOSS in ${facts.loss.file}: ${facts.loss.what}. It may have voted or acked entries it no longer holds, so it ` +
+          `rejoins as a non-voting learner: it will not vote or stand for election until it has caught up with a leader elected without it.`,
+      )
+    } else if (facts.empty) {
+      this.learner = {why: 'started with an empty data directory', heard: new Map()}
+      this.bootLines.push(
+        'started with an empty data directory: not voting until it has heard every member with an empty log (a new cluster) ' +
+          'or caught up with a leader (a replica whose data was wiped)',
+      )
+    }
+    const r = recover(snapshot, records, facts.loss !== null)
     this.term = r.term
     this.vote = r.vote
     this.log = r.log
@@ -180,7 +204,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   }
 
   step(msg: QuorumInput): Output<QuorumRecord> {
-    const out: Out = new OutputBuilder()
+    const out: Out = this.begin()
     switch (msg.type) {
       case 'client.put':
         this.desk.put(msg, out)
@@ -198,13 +222,15 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   }
 
   tick(): Output<QuorumRecord> {
-    const out: Out = new OutputBuilder()
+    const out: Out = this.begin()
     this.now++
     if (this.role === 'leader') {
       const lead = this.lead as LeaderState
       if (this.now - lead.lastHeartbeat >= this.cfg.heartbeatTicks) this.heartbeat(out)
       this.checkQuorum(out)
       if (this.lead) this.expireLeaderWork(this.lead, out)
+    } else if (this.learner) {
+      this.tickLearner(this.learner, out)
     } else if (this.now >= this.electionDeadline) {
       this.startElection(out)
     }
@@ -244,6 +270,69 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       term: this.term,
       commitIndex: this.commitIndex,
       leader: this.leaderIsLive() ? this.leaderId : null,
+      ...(this.learner ? {recovering: true} : {}),
+    }
+  }
+
+  /** True while this replica is a non-voting learner (learner.ts). */
+  get isLearner(): boolean {
+    return this.learner !== null
+  }
+
+  /** A new Output, carrying first the log lines restore() decided on. */
+  private begin(): Out {
+    const out: Out = new OutputBuilder()
+    for (const line of this.bootLines.splice(0)) out.log('warn', line)
+    return out
+  }
+
+  // ---- learner (learner.ts) ------------------------------------------------------------------
+
+  /** Every heartbeat: tell the members where we stand (they answer with theirs), then try both doors. */
+  private tickLearner(learner: LearnerState, out: Out): void {
+    if (this.now % this.cfg.heartbeatTicks === 0) {
+      out.toTopic('election', {type: 'STATE', from: this.id, term: this.term, lastLogIndex: this.log.lastIndex, learner: true} satisfies State)
+    }
+    const caughtUp =
+      this.role === 'follower' &&
+      this.leaderId !== null &&
+      this.leaderIsLive() &&
+      this.commitIndex > 0 &&
+      this.log.termAt(this.commitIndex) === this.term &&
+      this.appliedIndex >= this.commitIndex
+    if (caughtUp) {
+      // Door (a): a vote for the leader of this term is one the old incarnation could not contradict.
+      if (this.vote === null) {
+        this.vote = this.leaderId
+        out.persist.push({t: 'term', term: this.term, vote: this.vote})
+      }
+      return this.endLearning(`caught up with leader ${this.leaderId} of term ${this.term} at commit index ${this.commitIndex}`, out)
+    }
+    const floor = emptyClusterFloor(learner, this.others, this.term, this.log.lastIndex)
+    if (floor !== null) {
+      // Door (b): a cluster that never had a log. A vote recorded in the highest term any member holds.
+      if (floor > this.term || this.vote === null) {
+        this.term = floor
+        this.vote = this.vote ?? this.id
+        out.persist.push({t: 'term', term: this.term, vote: this.vote})
+      }
+      this.endLearning(`heard every member with an empty log (a new cluster); term ${this.term}`, out)
+    }
+  }
+
+  private endLearning(why: string, out: Out): void {
+    this.learner = null
+    this.electionDeadline = this.now + this.randomElectionTimeout()
+    out.log('info', `voting member again: ${why}`)
+    out.effects.push({kind: 'recovered'})
+  }
+
+  private onState(m: State, out: Out): void {
+    this.learner?.heard.set(m.from, {term: m.term, lastLogIndex: m.lastLogIndex})
+    // Voters answer a learner; learners need not (they broadcast their own every heartbeat), and
+    // answering each other would never end.
+    if (m.learner && !this.learner) {
+      out.toNode(m.from, {type: 'STATE', from: this.id, term: this.term, lastLogIndex: this.log.lastIndex, learner: false} satisfies State)
     }
   }
 
@@ -326,6 +415,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     }
     if (m.term < this.term && this.refuseStale(m, out)) return
     switch (m.type) {
+      case 'STATE':
+        return this.onState(m, out)
       case 'ELECTION':
         return this.onElection(m, out)
       case 'OK':
@@ -382,6 +473,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       case 'READ_INDEX':
         out.toNode(m.from, {type: 'READ_INDEX_REPLY', from: this.id, term: this.term, rid: m.rid, readIndex: null} satisfies ReadIndexReply)
         return true
+      case 'STATE':
       case 'FORWARD_REPLY':
       case 'READ_INDEX_REPLY':
       case 'READ_STATE':
@@ -404,6 +496,11 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       return
     }
     if (this.leaderIsLive()) return answer(false)
+    if (this.learner) {
+      // A learner never votes, and never answers OK: it will not stand itself, so it must not hold others back.
+      this.learner.heard.set(m.from, {term: m.term, lastLogIndex: m.lastLogIndex})
+      return answer(false)
+    }
     switch (answerElection({id: this.id, votedFor: this.vote, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm}, m.from, m)) {
       case 'ok-and-stand':
         out.toNode(m.from, {type: 'OK', from: this.id, term: this.term} satisfies ElectionOk)

@@ -59,6 +59,8 @@ export function asQuorumPeerMessage(m: Record<string, unknown>): QuorumPeerMessa
     switch (m.type) {
       case 'ELECTION':
         return isCount(m.lastLogIndex) && isCount(m.lastLogTerm)
+      case 'STATE':
+        return isCount(m.lastLogIndex) && typeof m.learner === 'boolean'
       case 'OK':
       case 'COORDINATOR':
         return true
