@@ -1,15 +1,19 @@
 /**
  * Executes a planned fault schedule (fault-plan.ts) against real processes: kill -9 and restart a
- * replica, SIGSTOP and SIGCONT it, `kv fault partition` and heal through the client library, and
- * stop and restart the redis-server on the same port. Every start and end is logged with its time
- * and kept as a FaultRecord for the saved history. At the end, healAll() undoes whatever is left.
+ * replica (for wipe and corrupt, its data directory is deleted or one byte of it flipped while it is
+ * down: disk-damage.ts), SIGSTOP and SIGCONT it, `kv fault partition` and heal through the client
+ * library, and stop and restart the redis-server on the same port. Every start and end is logged with
+ * its time and kept as a FaultRecord for the saved history (what a disk fault did is one of its
+ * notes). At the end, healAll() undoes whatever is left.
  */
 import type {KvClient} from '../client/kv-client.js'
 import {KvError} from '../core/errors.js'
+import {invariant} from '../core/invariant.js'
 import type {LocalCluster} from '../cluster/local-cluster.js'
 import type {PrivateRedis} from '../cluster/private-redis.js'
 import {delay} from '../cluster/process-helpers.js'
 import {waitFor} from '../cluster/wait-for.js'
+import {applyCorrupt, applyWipe} from './disk-damage.js'
 import type {FaultKind, PlannedFault} from './fault-plan.js'
 import type {ReconnectingClient} from './reconnecting-client.js'
 
@@ -141,6 +145,22 @@ export class FaultInjector {
         for (const id of fault.nodes) this.killed.add(id)
         await Promise.all(fault.nodes.map((id) => cluster.kill(id)))
         return
+      case 'wipe':
+      case 'corrupt':
+        for (const id of fault.nodes) this.killed.add(id)
+        await Promise.all(fault.nodes.map((id) => cluster.kill(id)))
+        for (const id of fault.nodes) {
+          const dir = cluster.dataDir(id)
+          let done: string
+          if (fault.kind === 'wipe') done = await applyWipe(dir)
+          else {
+            invariant(fault.corrupt !== undefined, `corrupt fault #${fault.seq} was planned without a byte to flip`)
+            done = await applyCorrupt(dir, fault.corrupt)
+          }
+          record.notes.push(`${id}: ${done}`)
+          this.deps.log(`${at(this.deps.now())} fault #${fault.seq} ${id}: ${done}`)
+        }
+        return
       case 'pause':
         for (const id of fault.nodes) {
           this.paused.add(id)
@@ -182,6 +202,8 @@ export class FaultInjector {
     const {cluster, redis} = this.deps
     switch (fault.kind) {
       case 'kill':
+      case 'wipe':
+      case 'corrupt':
         for (const id of fault.nodes) {
           if (!cluster.running(id)) cluster.start(id)
           this.killed.delete(id)
@@ -269,10 +291,14 @@ export class FaultInjector {
   }
 }
 
-/** "kill n2", "pause n1,n4", "partition n1,n2 | n3,n4,n5", "redis-restart"; majority ones say so. */
+/**
+ * "kill n2", "pause n1,n4", "partition n1,n2 | n3,n4,n5", "redis-restart", "wipe n3", "corrupt n1
+ * (log.bin)"; majority ones say so.
+ */
 export function describe(fault: PlannedFault): string {
   const what = fault.kind === 'partition' ? `partition ${(fault.groups ?? []).map((g) => g.join(',')).join(' | ')}` : fault.nodes.length ? `${fault.kind} ${fault.nodes.join(',')}` : fault.kind
-  return fault.majority ? `${what} (no majority left)` : what
+  const file = fault.corrupt ? ` (${fault.corrupt.file === 'log' ? 'log.bin' : 'snapshot.json'})` : ''
+  return fault.majority ? `${what}${file} (no majority left)` : `${what}${file}`
 }
 
 /** "[12.345 s]" */

@@ -7,12 +7,34 @@
  * off from the majority side), so the cluster keeps making progress; in quorum mode about one fault
  * in MAJORITY_CHANCE⁻¹ deliberately takes a majority away (three replicas down, or a partition with
  * no majority side), which must make writes fail or time out but never break safety.
+ *
+ * Disk faults (`wipe`: the data directory is deleted; `corrupt`: one byte of log.bin or snapshot.json
+ * is flipped) kill the replica first and restart it when they end, so they count as a down replica
+ * exactly like a kill. They hit one replica each and are never part of a deliberate majority fault:
+ * a majority of lost disks loses acknowledged writes by design, which no checker should call a bug.
  */
+import {invariant} from '../core/invariant.js'
 import type {Rng} from '../core/rng.js'
 
-export type FaultKind = 'kill' | 'pause' | 'partition' | 'redis-restart'
+export type FaultKind = 'kill' | 'pause' | 'partition' | 'redis-restart' | 'wipe' | 'corrupt'
 
-export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'partition', 'redis-restart']
+/** Every kind, in the order the summary lists them; the default mix of a run. */
+export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'partition', 'redis-restart', 'wipe', 'corrupt']
+
+/** Kinds that kill a replica and restart it when they end (all but the first also damage its disk). */
+export const DOWN_KINDS: readonly FaultKind[] = ['kill', 'wipe', 'corrupt']
+
+/**
+ * What a `corrupt` fault flips, drawn by the plan. The file may turn out to be unusable when the
+ * fault runs (no snapshot yet, too few log frames): the injector then takes the other one.
+ */
+export interface CorruptSpec {
+  readonly file: 'log' | 'snapshot'
+  /** Where in the file's eligible bytes, as a fraction in [0.25, 0.75): "in the middle". */
+  readonly position: number
+  /** XORed into the chosen byte; 1..255, so the byte always changes. */
+  readonly mask: number
+}
 
 /** One planned fault: begins `atMs` after the run starts and is undone `holdMs` later. */
 export interface PlannedFault {
@@ -20,7 +42,7 @@ export interface PlannedFault {
   readonly kind: FaultKind
   readonly atMs: number
   readonly holdMs: number
-  /** kill/pause: the targets; partition: the replicas outside the biggest group; redis: none. */
+  /** kill/pause/wipe/corrupt: the targets; partition: the replicas outside the biggest group; redis: none. */
   readonly nodes: readonly string[]
   /** partition only: the groups passed to `kv fault partition`. */
   readonly groups?: readonly (readonly string[])[]
@@ -32,6 +54,8 @@ export interface PlannedFault {
    * affected replicas, which is what the budget limits, stays the same).
    */
   readonly preferLeader?: boolean
+  /** corrupt only: which file and byte to damage. */
+  readonly corrupt?: CorruptSpec
 }
 
 /** At most this many replicas are affected at once, except by a deliberate majority fault. */
@@ -54,25 +78,39 @@ const HOLD_MS: Record<FaultKind, readonly [number, number]> = {
   pause: [1500, 4000],
   partition: [2000, 6000],
   'redis-restart': [500, 2500],
+  wipe: [2000, 5000],
+  corrupt: [2000, 5000],
 }
-const WEIGHT: Record<FaultKind, number> = {kill: 30, pause: 25, partition: 25, 'redis-restart': 20}
+const WEIGHT: Record<FaultKind, number> = {kill: 30, pause: 25, partition: 25, 'redis-restart': 20, wipe: 10, corrupt: 10}
+/** The eligible bytes of a corrupted file are hit between these fractions of the way through. */
+const CORRUPT_POSITION_MIN = 0.25
+const CORRUPT_POSITION_SPREAD = 0.5
 
 /**
- * Called once per run by the nemesis (its test checks the plan too). Until every kind has been
- * planned once, the next missing kind (in a seeded order) is tried first, so even a short run
- * exercises each kind; after that kinds are drawn by weight.
+ * Called once per run by the nemesis (its test checks the plan too) with the kinds the run enables
+ * (`--faults`, default all). Until every enabled kind has been planned once, the next missing kind
+ * (in a seeded order) is tried first, so even a short run exercises each kind; after that kinds are
+ * drawn by weight.
  */
-export function planFaults(rng: Rng, ids: readonly string[], mode: 'eventual' | 'quorum', durationMs: number): PlannedFault[] {
+export function planFaults(
+  rng: Rng,
+  ids: readonly string[],
+  mode: 'eventual' | 'quorum',
+  durationMs: number,
+  kinds: readonly FaultKind[] = FAULT_KINDS,
+): PlannedFault[] {
+  invariant(kinds.length > 0, 'planFaults needs at least one fault kind')
+  const enabled = FAULT_KINDS.filter((k) => kinds.includes(k))
   const plan: PlannedFault[] = []
-  const firstKinds = rng.shuffle([...FAULT_KINDS])
+  const firstKinds = rng.shuffle([...enabled])
   let at = WARMUP_MS
   for (;;) {
     at += GAP_MS_MIN + rng.int(GAP_MS_SPREAD)
     if (at >= durationMs - GAP_MS_MIN) break
     const majority = mode === 'quorum' && rng.next() < MAJORITY_CHANCE
     const missing = firstKinds.filter((k) => !plan.some((f) => f.kind === k))
-    const first = missing.length > 0 ? missing : [weightedKind(rng)]
-    const order = [...first, ...rng.shuffle(FAULT_KINDS.filter((k) => !first.includes(k)))]
+    const first = missing.length > 0 ? missing : [weightedKind(rng, enabled)]
+    const order = [...first, ...rng.shuffle(enabled.filter((k) => !first.includes(k)))]
     for (const kind of order) {
       const fault = tryPlan(rng, ids, plan, kind, at, majority, mode === 'quorum')
       if (fault) {
@@ -84,14 +122,14 @@ export function planFaults(rng: Rng, ids: readonly string[], mode: 'eventual' | 
   return plan
 }
 
-function weightedKind(rng: Rng): FaultKind {
-  const total = FAULT_KINDS.reduce((sum, k) => sum + WEIGHT[k], 0)
+function weightedKind(rng: Rng, kinds: readonly FaultKind[]): FaultKind {
+  const total = kinds.reduce((sum, k) => sum + WEIGHT[k], 0)
   let x = rng.int(total)
-  for (const k of FAULT_KINDS) {
+  for (const k of kinds) {
     if (x < WEIGHT[k]) return k
     x -= WEIGHT[k]
   }
-  return 'kill'
+  return kinds[0] as FaultKind
 }
 
 function activeAt(plan: readonly PlannedFault[], at: number, endMs: number): PlannedFault[] {
@@ -116,6 +154,18 @@ function tryPlan(rng: Rng, ids: readonly string[], plan: readonly PlannedFault[]
       const nodes = rng.shuffle([...healthy]).slice(0, want).sort()
       const fault = {seq, kind, atMs: at, holdMs, nodes, majority: affected.size + want >= ids.length - majorityOf + 1}
       return leaderTargets && want === 1 && rng.next() < LEADER_CHANCE ? {...fault, preferLeader: true} : fault
+    }
+    case 'wipe':
+    case 'corrupt': {
+      // One replica, within the normal budget; never a majority fault (see the header).
+      if (majority || affected.size + 1 > Math.min(FAULTY_MAX, ids.length - majorityOf) || healthy.length === 0) return null
+      const nodes = [rng.pick(healthy)]
+      const corrupt: CorruptSpec | undefined =
+        kind === 'corrupt'
+          ? {file: rng.next() < 0.5 ? 'log' : 'snapshot', position: CORRUPT_POSITION_MIN + rng.next() * CORRUPT_POSITION_SPREAD, mask: 1 + rng.int(255)}
+          : undefined
+      const fault: PlannedFault = {seq, kind, atMs: at, holdMs, nodes, majority: false, ...(corrupt ? {corrupt} : {})}
+      return leaderTargets && rng.next() < LEADER_CHANCE ? {...fault, preferLeader: true} : fault
     }
     case 'partition': {
       if (overlapping.some((f) => f.kind === 'partition')) return null // one partition at a time

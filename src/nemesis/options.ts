@@ -1,10 +1,11 @@
 /**
  * The nemesis's command line: `npm run nemesis -- --mode eventual|quorum --duration SECONDS
- * [--seed N] [--clients 5] [--keys 8] [--out DIR] [--save]` (and a few tuning flags). Parsed
- * into NemesisOptions, which the test builds directly instead.
+ * [--seed N] [--clients 5] [--keys 8] [--faults KIND,…] [--out DIR] [--save]` (and a few tuning
+ * flags). Parsed into NemesisOptions, which the test builds directly instead.
  */
 import {parseArgs} from 'node:util'
 import {KvError} from '../core/errors.js'
+import {FAULT_KINDS, type FaultKind} from './fault-plan.js'
 
 /** Everything one nemesis run needs; main.ts parses it, the scenario test builds it. */
 export interface NemesisOptions {
@@ -15,6 +16,8 @@ export interface NemesisOptions {
   readonly seed: number
   readonly clients: number
   readonly keys: number
+  /** The fault kinds the plan may use (`--faults`); default every kind. */
+  readonly faults: readonly FaultKind[]
   /** Where history and replica logs go when the verdict is not ok (or with save). */
   readonly outDir: string
   readonly save: boolean
@@ -31,6 +34,7 @@ export interface NemesisOptions {
 export const DEFAULTS = {
   clients: 5,
   keys: 8,
+  faults: FAULT_KINDS,
   outDir: './nemesis-out',
   opTimeoutMs: 2000,
   thinkMsMax: 40,
@@ -39,6 +43,7 @@ export const DEFAULTS = {
 } as const
 
 export const USAGE = `usage: npm run nemesis -- --mode eventual|quorum --duration SECONDS [--seed N] [--clients ${DEFAULTS.clients}] [--keys ${DEFAULTS.keys}] [--out DIR] [--save]
+       [--faults KIND,… (${FAULT_KINDS.join(',')})]
        [--op-timeout MS (${DEFAULTS.opTimeoutMs})] [--think MS (${DEFAULTS.thinkMsMax})] [--quiet SECONDS (${DEFAULTS.quietS})] [--check-time-limit MS (${DEFAULTS.checkTimeLimitMs})]`
 
 /** Called by main.ts with process.argv.slice(2); BAD_REQUEST (with the usage) on anything wrong. */
@@ -55,6 +60,7 @@ export function parseNemesisArgs(argv: readonly string[], randomSeed: () => numb
         seed: {type: 'string'},
         clients: {type: 'string'},
         keys: {type: 'string'},
+        faults: {type: 'string'},
         out: {type: 'string'},
         save: {type: 'boolean'},
         'op-timeout': {type: 'string'},
@@ -75,6 +81,7 @@ export function parseNemesisArgs(argv: readonly string[], randomSeed: () => numb
     seed: values.seed === undefined ? randomSeed() : int(values.seed, '--seed', 0, Number.MAX_SAFE_INTEGER),
     clients: int(values.clients, '--clients', 1, 64, DEFAULTS.clients),
     keys: int(values.keys, '--keys', 1, 1000, DEFAULTS.keys),
+    faults: values.faults === undefined ? DEFAULTS.faults : faultKinds(values.faults),
     outDir: values.out ?? DEFAULTS.outDir,
     save: values.save ?? false,
     opTimeoutMs: int(values['op-timeout'], '--op-timeout', 100, 60_000, DEFAULTS.opTimeoutMs),
@@ -82,6 +89,16 @@ export function parseNemesisArgs(argv: readonly string[], randomSeed: () => numb
     quietS: int(values.quiet, '--quiet', 0, 600, DEFAULTS.quietS),
     checkTimeLimitMs: int(values['check-time-limit'], '--check-time-limit', 100, 3_600_000, DEFAULTS.checkTimeLimitMs),
   }
+}
+
+/** `--faults kill,wipe`: known kinds, each once, at least one. */
+function faultKinds(text: string): FaultKind[] {
+  const kinds = text.split(',').map((k) => k.trim())
+  const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k))
+  if (kinds.length === 0 || unknown.length > 0 || new Set(kinds).size !== kinds.length) {
+    throw new KvError('BAD_REQUEST', `--faults ${JSON.stringify(text)} must list distinct kinds among ${FAULT_KINDS.join(',')}\n${USAGE}`)
+  }
+  return kinds as FaultKind[]
 }
 
 function int(text: string | undefined, flag: string, min: number, max: number, fallback?: number): number {

@@ -79,7 +79,7 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
   const ids = [...REPLICA_IDS]
   const keys = Array.from({length: opts.keys}, (_, i) => `k${i}`)
   const rng = new Rng(opts.seed)
-  const plan = planFaults(rng.fork(), ids, opts.mode, opts.durationS * 1000)
+  const plan = planFaults(rng.fork(), ids, opts.mode, opts.durationS * 1000, opts.faults)
   const workerRngs = Array.from({length: opts.clients}, () => rng.fork())
   const work = mkdtempSync(join(tmpdir(), 'kv-nemesis-'))
   const logs = new ReplicaLogs(join(work, 'logs'))

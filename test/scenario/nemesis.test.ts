@@ -2,8 +2,9 @@
  * A short Jepsen-style nemesis run per mode, against real processes: a private redis-server, five
  * replicas started through bin/run.js, five clients doing random puts, deletes and reads through the
  * client library while a seeded schedule kills -9 and restarts replicas, SIGSTOPs and SIGCONTs them,
- * partitions them (`kv fault partition`) and restarts the broker; then everything is healed and the
- * recorded history is judged.
+ * partitions them (`kv fault partition`), restarts the broker, and kills replicas to wipe their data
+ * directory or flip one byte of their log or snapshot before restarting them; then everything is
+ * healed and the recorded history is judged.
  *
  * What it proves, for this seed's schedule (printed, and repeatable with `npm run nemesis -- --seed`):
  * - quorum: the history (including a final read of every key through every replica) is linearizable,
@@ -39,7 +40,7 @@ describe('nemesis: seeded faults against real processes, judged by the checkers'
   this.timeout(240_000)
 
   for (const mode of ['eventual', 'quorum'] as const) {
-    it(`${mode} mode stays correct under kill -9, SIGSTOP, partitions and broker restarts (seed ${SEED})`, async () => {
+    it(`${mode} mode stays correct under kill -9, SIGSTOP, partitions, broker restarts and disk wipes and corruption (seed ${SEED})`, async () => {
       const plan = planFaults(new Rng(SEED).fork(), REPLICA_IDS, mode, DURATION_S * 1000)
       expect(FAULT_KINDS.filter((k) => !plan.some((f) => f.kind === k)), `seed ${SEED} plans every fault kind`).to.deep.equal([])
 

@@ -3,7 +3,11 @@
  * - the fault plan is a function of the seed (same seed, same plan), keeps to its budget (at most two
  *   replicas affected at once unless a fault is marked as taking a majority away, which only quorum
  *   mode does), never overlaps two partitions or two broker restarts, makes well-formed partition
- *   groups, and plans every fault kind in a 22 s window for most seeds;
+ *   groups, and plans every fault kind in a 22 s window for most seeds (six kinds in about seven
+ *   slots: not all; in 30 s nearly all);
+ * - disk faults (wipe, corrupt) hit one replica each, never take part in a majority fault, count
+ *   against the budget while down like a kill, and corrupt ones say which file and byte to flip,
+ *   in the middle; `--faults` restricts the plan to the kinds it names, and rejects unknown ones;
  * - the status mapping: fail only where the operation certainly did not take effect;
  * - PublishWatch: "may have been delivered" exactly when a publish reached a subscriber, failed, or
  *   is still in flight;
@@ -14,7 +18,8 @@ import {expect} from 'chai'
 import type {ClientBroker} from '../../src/client/client-broker.js'
 import {KvError, type ErrorCode} from '../../src/core/errors.js'
 import {Rng} from '../../src/core/rng.js'
-import {FAULTY_MAX, FAULT_KINDS, type PlannedFault, planFaults} from '../../src/nemesis/fault-plan.js'
+import {FAULTY_MAX, FAULT_KINDS, type FaultKind, type PlannedFault, planFaults} from '../../src/nemesis/fault-plan.js'
+import {DEFAULTS, parseNemesisArgs} from '../../src/nemesis/options.js'
 import {checkLeaderPerTerm} from '../../src/nemesis/leader-check.js'
 import {outcomeOfError} from '../../src/nemesis/op-outcome.js'
 import {PublishWatch} from '../../src/nemesis/publish-watch.js'
@@ -22,8 +27,8 @@ import {PublishWatch} from '../../src/nemesis/publish-watch.js'
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5']
 const SEEDS = 300
 
-function plan(seed: number, mode: 'eventual' | 'quorum', durationMs = 60_000): PlannedFault[] {
-  return planFaults(new Rng(seed), IDS, mode, durationMs)
+function plan(seed: number, mode: 'eventual' | 'quorum', durationMs = 60_000, kinds?: readonly FaultKind[]): PlannedFault[] {
+  return planFaults(new Rng(seed), IDS, mode, durationMs, kinds)
 }
 
 function activeAt(faults: readonly PlannedFault[], t: number): PlannedFault[] {
@@ -62,15 +67,68 @@ describe('nemesis fault plan', () => {
       else expect(majorityFaults).to.be.greaterThan(SEEDS / 2)
     })
 
-    it(`${mode}: plans every fault kind within 22 s for most seeds`, () => {
-      let covered = 0
-      for (let seed = 1; seed <= SEEDS; seed++) {
-        const faults = plan(seed, mode, 22_000)
-        if (FAULT_KINDS.every((k) => faults.some((f) => f.kind === k))) covered++
+    it(`${mode}: plans every fault kind within 22 s for most seeds, within 30 s for nearly all`, () => {
+      for (const [durationMs, share] of [[22_000, 0.75], [30_000, 0.95]] as const) {
+        let covered = 0
+        for (let seed = 1; seed <= SEEDS; seed++) {
+          const faults = plan(seed, mode, durationMs)
+          if (FAULT_KINDS.every((k) => faults.some((f) => f.kind === k))) covered++
+        }
+        expect(covered, `${durationMs} ms`).to.be.greaterThan(SEEDS * share)
       }
-      expect(covered).to.be.greaterThan(SEEDS * 0.85)
+    })
+
+    it(`${mode}: disk faults hit one replica, never with a majority, and say what to flip`, () => {
+      const files = new Set<string>()
+      let disk = 0
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        for (const f of plan(seed, mode)) {
+          if (f.kind !== 'wipe' && f.kind !== 'corrupt') continue
+          disk++
+          expect(f.nodes, `seed ${seed} fault #${f.seq}`).to.have.length(1)
+          expect(f.majority, `seed ${seed} fault #${f.seq}`).to.equal(false)
+          if (f.kind === 'wipe') {
+            expect(f.corrupt).to.equal(undefined)
+            continue
+          }
+          const c = f.corrupt
+          expect(c, `seed ${seed} fault #${f.seq}`).to.not.equal(undefined)
+          files.add(c?.file ?? '')
+          expect(c?.position).to.be.at.least(0.25).and.below(0.75)
+          expect(c?.mask).to.be.within(1, 255)
+        }
+      }
+      expect(disk).to.be.greaterThan(SEEDS)
+      expect([...files].sort()).to.deep.equal(['log', 'snapshot'])
+    })
+
+    it(`${mode}: plans only the kinds it is given, the same for the same seed`, () => {
+      for (let seed = 1; seed <= 50; seed++) {
+        const faults = plan(seed, mode, 60_000, ['wipe', 'corrupt'])
+        expect(faults.length, `seed ${seed}`).to.be.greaterThan(5)
+        expect(new Set(faults.map((f) => f.kind)), `seed ${seed}`).to.deep.equal(new Set(['wipe', 'corrupt']))
+        expect(plan(seed, mode, 60_000, ['corrupt', 'wipe'])).to.deep.equal(faults)
+        // Only disk faults: never more than FAULTY_MAX replicas down at once.
+        for (const f of faults) expect(new Set(activeAt(faults, f.atMs).flatMap((a) => a.nodes)).size).to.be.at.most(FAULTY_MAX)
+      }
     })
   }
+})
+
+describe('nemesis --faults', () => {
+  const parse = (...extra: string[]) => parseNemesisArgs(['--mode', 'quorum', '--duration', '10', '--seed', '1', ...extra], () => 0)
+
+  it('defaults to every kind, disk faults included', () => {
+    expect(parse().faults).to.deep.equal(FAULT_KINDS)
+    expect(DEFAULTS.faults).to.include.members(['wipe', 'corrupt'])
+  })
+
+  it('takes a list of known kinds and refuses unknown, repeated or empty ones', () => {
+    expect(parse('--faults', 'wipe,kill').faults).to.deep.equal(['wipe', 'kill'])
+    for (const bad of ['', 'wipe,', 'disk', 'kill,kill']) {
+      expect(() => parse('--faults', bad), bad).to.throw(KvError).with.property('code', 'BAD_REQUEST')
+    }
+  })
 })
 
 describe('nemesis status mapping', () => {
