@@ -4,25 +4,17 @@
  *
  * The flip must be corruption, not a crash: only the very end of a log may be torn by a crash, so a
  * byte is flipped inside the payload of a frame that is not the last one (the CRC covers the payload,
- * and a reader that trusts frame lengths still reaches the later, intact frames), and a snapshot's byte
+ * and the intact frames after it show the reader that this is no torn tail), and a snapshot's byte
  * lies in its body, after the header line that carries the body's CRC. Choosing the offset is pure
  * (and unit-tested); only applyWipe and applyCorrupt touch the disk.
  */
 import {readFile, open, rm, stat} from 'node:fs/promises'
 import {join} from 'node:path'
-import {RECORD_BYTES_MAX} from '../storage/record-log.js'
+import {FRAME_HEADER_BYTES, RECORD_BYTES_MAX} from '../storage/log-frames.js'
 import type {CorruptSpec} from './fault-plan.js'
 
 export const LOG_FILE = 'log.bin'
 export const SNAPSHOT_FILE = 'snapshot.json'
-
-/**
- * Frame header sizes log.bin has had: `[u32 length][u32 CRC]`, and the same followed by a u64
- * sequence number. Both start with the payload length, so a walk by length finds the frames; the
- * wrong size soon lands in the middle of a payload (JSON text read as a length is far over
- * RECORD_BYTES_MAX) and stops, so the size whose frames cover more of the file is the file's.
- */
-const LOG_HEADER_BYTES_KNOWN: readonly number[] = [8, 16]
 
 /** A log with fewer complete frames than this is left alone: there is no "middle" to damage. */
 export const LOG_FRAMES_MIN = 3
@@ -35,31 +27,22 @@ export interface FrameSpan {
 }
 
 /**
- * The complete frames at the start of `data`, read by their length prefix with `headerBytes` of
- * header each; stops at the first frame that is torn or claims an absurd length. CRCs are not checked:
- * this finds where frames are, not whether they are intact.
+ * The complete frames at the start of a log.bin image (storage/log-frames.ts: a header that starts
+ * with the payload length, then the payload), read by their length prefix; stops at the first frame
+ * that is torn or claims an absurd length. CRCs are not checked: this finds where frames are, not
+ * whether they are intact (a log the replica had already cut short is just shorter).
  */
-export function walkFrames(data: Uint8Array, headerBytes: number): FrameSpan[] {
+export function logFrames(data: Uint8Array): FrameSpan[] {
   const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
   const frames: FrameSpan[] = []
   let at = 0
-  while (data.length - at >= headerBytes) {
+  while (data.length - at >= FRAME_HEADER_BYTES) {
     const length = view.readUInt32BE(at)
-    if (length > RECORD_BYTES_MAX || data.length - at - headerBytes < length) break
-    frames.push({start: at, payloadStart: at + headerBytes, end: at + headerBytes + length})
-    at += headerBytes + length
+    if (length > RECORD_BYTES_MAX || data.length - at - FRAME_HEADER_BYTES < length) break
+    frames.push({start: at, payloadStart: at + FRAME_HEADER_BYTES, end: at + FRAME_HEADER_BYTES + length})
+    at += FRAME_HEADER_BYTES + length
   }
   return frames
-}
-
-/** The frames of a log.bin image under whichever known header size covers more of it. */
-export function logFrames(data: Uint8Array): FrameSpan[] {
-  let best: FrameSpan[] = []
-  for (const headerBytes of LOG_HEADER_BYTES_KNOWN) {
-    const frames = walkFrames(data, headerBytes)
-    if ((frames.at(-1)?.end ?? 0) > (best.at(-1)?.end ?? 0)) best = frames
-  }
-  return best
 }
 
 /**

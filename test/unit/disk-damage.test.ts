@@ -1,14 +1,15 @@
 /**
  * Proves the nemesis's disk damage (src/nemesis/disk-damage.ts) is corruption, never a torn tail:
  * - in log.bin the flipped byte is inside the payload of a frame before the last complete one (also
- *   with a torn partial frame after it), for both frame layouts and every position, and the CRC of
- *   that frame no longer matches; logs with fewer than three frames are left alone;
+ *   with a torn partial frame after it), for every position, and the storage layer's own decoder
+ *   then reports damage at or before that frame with a good frame after it (lost data, not a torn
+ *   tail); logs with fewer than three frames are left alone;
  * - in snapshot.json the byte lies in the body, after the header line;
  * - the frames it finds in a log written by the real RecordLog are exactly the records appended, so
  *   it agrees with the storage layer on the layout;
  * - applyCorrupt changes exactly one byte of the file the plan chose (or of the other one when that
  *   one cannot be damaged), applyWipe leaves no data directory behind.
- * How: hand-made frames of both layouts over a grid of positions, and temp directories.
+ * How: logs made with storage's encodeFrame over a grid of positions, and temp directories.
  */
 import {mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -16,63 +17,47 @@ import {join} from 'node:path'
 import {crc32} from 'node:zlib'
 import {expect} from 'chai'
 import {LOG_FRAMES_MIN, applyCorrupt, applyWipe, logFlipOffset, logFrames, snapshotFlipOffset} from '../../src/nemesis/disk-damage.js'
+import {decodeFrames, encodeFrame} from '../../src/storage/log-frames.js'
 import {RecordLog} from '../../src/storage/record-log.js'
 
-/** A frame of `headerBytes` (8: length, CRC; 16: length, CRC, u64 seq) around a JSON record. */
-function frame(headerBytes: 8 | 16, seq: number, record: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(record), 'utf8')
-  const header = Buffer.alloc(headerBytes)
-  header.writeUInt32BE(payload.length, 0)
-  if (headerBytes === 16) header.writeUInt32BE(seq, 12)
-  header.writeUInt32BE(headerBytes === 8 ? crc32(payload) : crc32(payload, crc32(header.subarray(8, 16))), 4)
-  return Buffer.concat([header, payload])
-}
-
-function log(headerBytes: 8 | 16, frames: number): Buffer {
-  return Buffer.concat(Array.from({length: frames}, (_, i) => frame(headerBytes, i + 1, {key: `k${i}`, value: 'v'.repeat(i * 7), clock: {n1: i}})))
-}
-
-/** Whether the frame holding `offset` (under `headerBytes`) still has a matching CRC. */
-function crcMatches(data: Buffer, headerBytes: 8 | 16, offset: number): boolean {
-  const f = logFrames(data).find((x) => x.start <= offset && offset < x.end)
-  if (!f) throw new Error(`no frame holds ${offset}`)
-  const payload = data.subarray(f.payloadStart, f.end)
-  const want = data.readUInt32BE(f.start + 4)
-  return (headerBytes === 8 ? crc32(payload) : crc32(payload, crc32(data.subarray(f.start + 8, f.start + 16)))) === want
+function log(frames: number): Buffer {
+  return Buffer.concat(Array.from({length: frames}, (_, i) => encodeFrame(i + 1, {key: `k${i}`, value: 'v'.repeat(i * 7), clock: {n1: i}})))
 }
 
 const POSITIONS = Array.from({length: 41}, (_, i) => i / 40)
 
 describe('nemesis disk damage: where a byte is flipped', () => {
-  for (const headerBytes of [8, 16] as const) {
-    it(`log.bin with ${headerBytes}-byte headers: inside a payload before the last complete frame`, () => {
-      for (let n = 0; n < LOG_FRAMES_MIN; n++) expect(logFlipOffset(log(headerBytes, n), 0.5), `${n} frames`).to.equal(null)
-      for (let n = LOG_FRAMES_MIN; n <= 9; n++) {
-        const clean = log(headerBytes, n)
-        for (const torn of [0, 3, headerBytes + 2]) {
-          // A crash's torn tail: the start of one more frame.
-          const data = Buffer.concat([clean, frame(headerBytes, n + 1, {key: 'torn', value: 'x'.repeat(20)}).subarray(0, torn)])
-          const frames = logFrames(data)
-          expect(frames, `${n} frames, torn ${torn}`).to.have.length(n)
-          const last = frames.at(-1)?.start ?? 0
-          for (const position of POSITIONS) {
-            const offset = logFlipOffset(data, position)
-            const what = `${n} frames, torn ${torn}, position ${position}`
-            expect(offset, what).to.be.a('number')
-            const at = offset as number
-            expect(at, what).to.be.below(last)
-            expect(frames.some((f) => f.payloadStart <= at && at < f.end), `${what}: in a payload`).to.equal(true)
-            const damaged = Buffer.from(data)
-            damaged[at] = (damaged[at] as number) ^ 0x5a
-            expect(crcMatches(damaged, headerBytes, at), what).to.equal(false)
-          }
+  it('log.bin: inside a payload before the last complete frame, seen by storage as lost data', () => {
+    for (let n = 0; n < LOG_FRAMES_MIN; n++) expect(logFlipOffset(log(n), 0.5), `${n} frames`).to.equal(null)
+    for (let n = LOG_FRAMES_MIN; n <= 9; n++) {
+      const clean = log(n)
+      const next = encodeFrame(n + 1, {key: 'torn', value: 'x'.repeat(20)})
+      for (const torn of [0, 3, 18]) {
+        // A crash's torn tail: the start of one more frame.
+        const data = Buffer.concat([clean, next.subarray(0, torn)])
+        const frames = logFrames(data)
+        expect(frames, `${n} frames, torn ${torn}`).to.have.length(n)
+        const last = frames.at(-1)?.start ?? 0
+        for (const position of POSITIONS) {
+          const offset = logFlipOffset(data, position)
+          const what = `${n} frames, torn ${torn}, position ${position}`
+          expect(offset, what).to.be.a('number')
+          const at = offset as number
+          expect(at, what).to.be.below(last)
+          const hit = frames.find((f) => f.payloadStart <= at && at < f.end)
+          expect(hit, `${what}: in a payload`).to.not.equal(undefined)
+          const damaged = Buffer.from(data)
+          damaged[at] = (damaged[at] as number) ^ 0x5a
+          const bad = decodeFrames(damaged).bad
+          expect(bad?.offset, what).to.equal(hit?.start)
+          expect(bad?.goodFrameAfter, `${what}: not a torn tail`).to.equal(true)
         }
       }
-    })
-  }
+    }
+  })
 
   it('log.bin: position 0.5 is near the middle of the frames before the last', () => {
-    const data = log(8, 9)
+    const data = log(9)
     const frames = logFrames(data)
     const last = frames.at(-1)?.start ?? 0
     const at = logFlipOffset(data, 0.5) as number
@@ -118,19 +103,19 @@ describe('nemesis disk damage: on a data directory', () => {
   })
 
   it('takes the other file when the planned one cannot be damaged, and says when neither can', async () => {
-    writeFileSync(join(dir, 'log.bin'), log(8, 5))
+    writeFileSync(join(dir, 'log.bin'), log(5))
     const before = readFileSync(join(dir, 'log.bin'))
     const note = await applyCorrupt(dir, {file: 'snapshot', position: 0.3, mask: 0xff})
     expect(note).to.contain('log.bin').and.contain('no snapshot.json')
     expect(readFileSync(join(dir, 'log.bin')).equals(before)).to.equal(false)
 
-    writeFileSync(join(dir, 'log.bin'), log(8, 2))
+    writeFileSync(join(dir, 'log.bin'), log(2))
     expect(await applyCorrupt(dir, {file: 'log', position: 0.3, mask: 0xff})).to.contain('nothing to corrupt')
   })
 
   it('wipe deletes the whole data directory', async () => {
     mkdirSync(join(dir, 'node'))
-    writeFileSync(join(dir, 'node', 'log.bin'), log(8, 4))
+    writeFileSync(join(dir, 'node', 'log.bin'), log(4))
     writeFileSync(join(dir, 'node', 'LOCK'), '123')
     const note = await applyWipe(join(dir, 'node'))
     expect(existsSync(join(dir, 'node'))).to.equal(false)
