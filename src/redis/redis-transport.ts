@@ -4,12 +4,14 @@
  * published meanwhile is lost (pub/sub is at-most-once) and the protocols recover it.
  */
 import type {Redis} from 'ioredis'
+import type {Destination} from '../core/machine.js'
+import type {Log, Transport} from '../runtime/ports.js'
 import {redactUrl, replicaConnection} from './connect.js'
 import type {ClusterNames} from './channel-names.js'
 
-export type Log = (level: 'info' | 'warn', text: string) => void
+export type {Log} from '../runtime/ports.js'
 
-export class RedisTransport {
+export class RedisTransport implements Transport {
   private readonly sub: Redis
   private readonly pub: Redis
   private wasUp = false
@@ -55,6 +57,11 @@ export class RedisTransport {
     })
   }
 
+  /** The runner's port: a destination becomes its cluster-namespaced channel (names from channel-names.ts). */
+  send(to: Destination, payload: string): void {
+    this.publish(channelOf(this.names, to), payload)
+  }
+
   /** Publish and learn how many subscribers got it (0 = nobody listening). */
   async publishCounted(channel: string, payload: string): Promise<number> {
     try {
@@ -82,6 +89,17 @@ export class RedisTransport {
     await Promise.allSettled([this.sub.quit(), this.pub.quit()])
     this.sub.disconnect()
     this.pub.disconnect()
+  }
+}
+
+function channelOf(names: ClusterNames, to: Destination): string {
+  switch (to.kind) {
+    case 'node':
+      return names.inbox(to.id)
+    case 'client':
+      return to.channel
+    case 'topic':
+      return {members: names.membersTopic, replication: names.replicationTopic, election: names.electionTopic, commit: names.commitTopic}[to.topic]
   }
 }
 

@@ -12,7 +12,7 @@ import {HintQueues} from '../redis/hint-queues.js'
 import {RedisTransport, type Log} from '../redis/redis-transport.js'
 import {redactUrl} from '../redis/connect.js'
 import {DurableStore} from '../storage/durable-store.js'
-import {ReplicaDriver} from './replica-driver.js'
+import {RedisReplicaHost} from '../redis/redis-replica-host.js'
 import {QuorumReplica} from '../quorum/replica.js'
 import {DEFAULT_QUORUM_TIMING} from '../quorum/config.js'
 import {asQuorumPeerMessage} from '../quorum/validate-messages.js'
@@ -50,9 +50,9 @@ async function eventualDriver(opts: ReplicaOptions, log: Log): Promise<{driver: 
   core.restore(recovered.snapshot, recovered.records)
   log('info', `recovered ${core.keys().length} key(s) from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
-  let driver: ReplicaDriver<EventualRecord, EventualSnapshot, EventualInput> | undefined
+  let driver: RedisReplicaHost<EventualRecord, EventualSnapshot, EventualInput> | undefined
   const hints = new HintQueues(opts.redisUrl, names, opts.id, (peer, msg) => driver!.deliverHint(peer, msg), log)
-  driver = new ReplicaDriver({
+  driver = new RedisReplicaHost({
     core,
     mode: 'eventual',
     store,
@@ -77,7 +77,7 @@ async function quorumDriver(opts: ReplicaOptions, log: Log): Promise<{driver: St
   core.restore(recovered.snapshot, recovered.records)
   log('info', `recovered from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
-  const driver = new ReplicaDriver({
+  const driver = new RedisReplicaHost({
     core,
     mode: 'quorum',
     store,
