@@ -16,6 +16,7 @@ import {checkEventual} from '../check/eventual-history.js'
 import {checkLinearizable} from '../check/linearizability.js'
 import {QuorumSafetyChecker} from '../check/quorum-safety.js'
 import {Rng} from '../core/rng.js'
+import {SNAPSHOT_EVERY_RECORDS_DEFAULT} from '../runtime/replica-runner.js'
 import {DEFAULT_EVENTUAL_TIMING, type EventualReplica} from '../eventual/replica.js'
 import {contextOf, liveValues, versionClock} from '../eventual/siblings.js'
 import {DEFAULT_QUORUM_TIMING} from '../quorum/config.js'
@@ -23,7 +24,7 @@ import type {QuorumRecord} from '../quorum/records.js'
 import type {QuorumReplica} from '../quorum/replica.js'
 import type {ClientRequest} from '../core/client-messages.js'
 import {SimClients} from './sim-clients.js'
-import {SimCluster, type SimCore} from './sim-cluster.js'
+import {SimCluster, type SimCore, type SimOptions} from './sim-cluster.js'
 import {eventualFactory, quorumFactory} from './sim-modes.js'
 import {SimNemesis} from './sim-nemesis.js'
 
@@ -89,6 +90,14 @@ function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, clust
 }
 
 /**
+ * The runners' snapshot policy: the real default (no compaction in a run this short) or a budget
+ * small enough that the runner compacts on its own, racing appends, crashes and slow disks.
+ */
+function simOptions(rng: Rng): SimOptions {
+  return {snapshotEveryRecords: rng.pick([SNAPSHOT_EVERY_RECORDS_DEFAULT, SNAPSHOT_EVERY_RECORDS_DEFAULT, 200, 40])}
+}
+
+/**
  * Faults and clients, then calm with clients, then clients stop and `settled` is awaited.
  * `during` runs once per tick of the faulty phase (mode-specific events such as a join).
  */
@@ -118,7 +127,8 @@ function drive<C extends SimCore>(h: Harness<C>, opts: SeedOptions, settled: () 
 function runQuorum(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
   const retain = rng.pick([10_000, 10_000, 40])
-  const cluster = new SimCluster<QuorumReplica>(IDS, quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain}), rng.fork())
+  const options = simOptions(rng)
+  const cluster = new SimCluster<QuorumReplica>(IDS, quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain}), rng.fork(), options)
   const safety = new QuorumSafetyChecker(() => `seed ${seed} tick ${cluster.now}`)
   cluster.onOutput = (core, out) => {
     safety.persisted(out.persist as QuorumRecord[])
@@ -148,7 +158,8 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
 
 function runEventual(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
-  const cluster = new SimCluster<EventualReplica>(IDS, eventualFactory(IDS), rng.fork())
+  const options = simOptions(rng)
+  const cluster = new SimCluster<EventualReplica>(IDS, eventualFactory(IDS), rng.fork(), options)
   const h = harness('eventual', seed, rng, cluster, DEFAULT_EVENTUAL_TIMING.tickMs, opts)
   // Seed 004: in some runs a sixth replica joins in the middle of the faults (it starts empty,
   // catches up, then coordinates writes with a clock entry of its own).

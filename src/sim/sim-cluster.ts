@@ -1,37 +1,41 @@
 /**
- * The simulated world of one seeded run: the real protocol cores (either mode) on a simulated broker,
- * disks and clock, with every random choice drawn from one Rng so a seed replays a run exactly.
+ * The simulated world of one seeded run: each replica is a real ReplicaRunner (the code a real
+ * replica runs: boundary validation, persist before send, Outputs in order, one flush per burst,
+ * snapshots, hint acks, `kv fault`) around a real core, plugged into simulated ports. Every random
+ * choice is drawn from one Rng, so a seed replays a run exactly.
  *
- * It does what the replica driver does, and fails the way the real parts fail:
- * - persist before send: an Output's records go to a disk buffer; only when that buffer is "fsynced"
- *   (at once, or later while the disk is slow) are its messages sent and effects done,
- *   in Output order. A crash keeps a random prefix of the unsynced records (a torn tail is truncated
- *   by the record log) and loses everything that was waiting for the fsync, sends included;
- * - the broker: messages are dropped, duplicated, delayed and reordered; partitions may be one-way;
+ * What this file models is the world only, failing the way the real parts fail:
+ * - the broker: messages are dropped, duplicated, delayed and reordered; links may be cut one way;
  *   during an outage every message is lost and the hint queues (kept in Redis) are wiped;
+ * - `kv fault partition` and heal reach every runner as the control message they really are, and a
+ *   replica that (re)starts resumes the stored partition, as it reads the fault key;
+ * - disks (sim-disk.ts): fsyncs complete at once or, while a disk is slow, at a later tick; a crash
+ *   (kill -9) keeps a random prefix of the unsynced tail, and everything waiting on an fsync is lost;
  * - paused replicas (SIGSTOP) neither tick nor read; what is sent to them waits and arrives in a burst;
- * - hinted hand-off as the BullMQ queues do it: retried until the peer acks, held while the sender
- *   believes the peer down, and only while the sender runs;
- * - every peer message is JSON-encoded and validated at the receiving boundary, as on the wire.
+ *   timer skew makes replicas miss ticks, as a starved event loop does;
+ * - hinted hand-off's BullMQ queues (sim-hint-queues.ts).
  */
-import type {Output} from '../core/machine.js'
+import type {Destination, Output} from '../core/machine.js'
+import type {ReplicaCore} from '../core/replica-core.js'
 import type {Rng} from '../core/rng.js'
+import {type Inbound, ReplicaRunner, SNAPSHOT_EVERY_RECORDS_DEFAULT} from '../runtime/replica-runner.js'
+import {SimDisk} from './sim-disk.js'
+import {SimHintQueues} from './sim-hint-queues.js'
 
-/** What the simulator needs of a core (EventualReplica and QuorumReplica provide it). */
-export interface SimCore {
-  readonly id: string
-  step(msg: object): Output<unknown>
-  tick(): Output<unknown>
-  flush(): Output<unknown>
-  snapshot(): unknown
-}
+export type {SimDisk} from './sim-disk.js'
 
-/** Builds a core from what its disk holds, and validates peer messages as the driver does. */
+/** What the simulator needs of a core: what the runner needs (EventualReplica and QuorumReplica provide it). */
+export type SimCore = ReplicaCore<unknown, unknown, object>
+
+/** Builds a core from what its disk holds, with the mode's settings the runner needs. */
 export interface CoreFactory<C extends SimCore> {
   create(id: string, rng: Rng, snapshot: unknown | null, records: readonly unknown[]): C
+  /** The mode's peer-message validator, as the Redis host passes it. */
   asPeerMessage(m: Record<string, unknown>): object | null
-  /** How many ticks the driver waits for a hint's ack before BullMQ retries it. */
-  readonly hintRetryTicks: number
+  /** How often the runner ticks (its own timeouts are counted in ticks of this length). */
+  readonly tickMs: number
+  /** Eventual mode has hinted hand-off queues; quorum mode has none. */
+  readonly hintedHandoff: boolean
 }
 
 export interface NetworkFaults {
@@ -41,22 +45,22 @@ export interface NetworkFaults {
   duplicate: number
   /** Each copy arrives 0..delayTicksMax ticks later (so messages overtake each other). */
   delayTicksMax: number
-  /** Probability that a disk's fsync is still unfinished at the end of a tick. */
+  /** Probability that a disk's fsync is still unfinished when it is asked for (at once, or at the end of a tick). */
   slowDisk: number
+}
+
+export interface SimOptions {
+  /** The runners' snapshot policy (the real default unless a run wants compactions). */
+  readonly snapshotEveryRecords?: number
 }
 
 /** Bounds the delivery rounds of one tick (replies to replies with no delay). */
 const ROUNDS_PER_TICK_MAX = 1000
 
-export const CALM: NetworkFaults = {drop: 0, duplicate: 0, delayTicksMax: 0, slowDisk: 0}
+/** Where the simulated `kv fault` sends its requests' replies (nobody listens). */
+const CONTROL_REPLY_CHANNEL = 'sim.control'
 
-/** One replica's disk: what is durable, and what still waits for its fsync. */
-export interface SimDisk {
-  snapshot: unknown | null
-  records: unknown[]
-  /** Outputs whose records are written but not yet fsynced (their sends wait). */
-  pending: Output<unknown>[]
-}
+export const CALM: NetworkFaults = {drop: 0, duplicate: 0, delayTicksMax: 0, slowDisk: 0}
 
 interface InFlight {
   at: number
@@ -66,12 +70,10 @@ interface InFlight {
   json: string
 }
 
-interface Hint {
-  readonly from: string
-  readonly peer: string
-  readonly msg: object
-  readonly batch: string
-  retryAt: number
+/** One running replica process: its runner, and the work it queued for the end of the current step. */
+interface Process {
+  readonly runner: ReplicaRunner<unknown, unknown, object>
+  readonly afterBurst: (() => void)[]
 }
 
 /** A reply to a client, delivered to whoever listens on its channel. */
@@ -86,7 +88,7 @@ export class SimCluster<C extends SimCore> {
   readonly disks = new Map<string, SimDisk>()
   /** Counters for the run's summary. */
   readonly stats = {delivered: 0, dropped: 0, invalid: 0, crashes: 0, restarts: 0, pauses: 0, compactions: 0, tornRecords: 0, hintsDelivered: 0}
-  /** Called after every Output a core returns (checkers hook in here). */
+  /** Called after every Output a core returns, before its runner acts on it (checkers hook in here). */
   onOutput: (core: C, out: Output<unknown>) => void = () => {}
   onReply: ReplyListener = () => {}
   trace: TraceSink | null = null
@@ -100,27 +102,47 @@ export class SimCluster<C extends SimCore> {
   private events = 0
   private inflight: InFlight[] = []
   private order = 0
+  private readonly processes = new Map<string, Process>()
   private readonly pausedUntil = new Map<string, number>()
   /** Per replica: the chance of missing a tick (timer skew). */
   private readonly skew = new Map<string, number>()
-  /** Directed links that drop messages: "from>to". */
+  /** Directed links of the broker that lose messages: "from>to" (one-way cuts). */
   private blocked = new Set<string>()
+  /** The `kv fault partition` in force (what the fault key holds), null when healed. */
+  private partitionGroups: string[][] | null = null
   private brokerDownUntil = -1
-  private hints: Hint[] = []
+  private readonly hints: SimHintQueues
+  /** Hint delivery ids, unique in the whole run (a late ack must never match a restarted sender's hint). */
   private hintSeq = 0
-  /** Per sender: peers it believes down (its hint queue to them is held). */
-  private readonly believedDown = new Map<string, Set<string>>()
+  private faultSeq = 0
 
   private readonly members: string[]
   /** A replica that joined later may have its own factory (its own --peers). */
   private readonly factories = new Map<string, CoreFactory<C>>()
+  private readonly snapshotEveryRecords: number
 
   constructor(
     ids: readonly string[],
     private readonly factory: CoreFactory<C>,
     private readonly rng: Rng,
+    options: SimOptions = {},
   ) {
     this.members = [...ids]
+    this.snapshotEveryRecords = options.snapshotEveryRecords ?? SNAPSHOT_EVERY_RECORDS_DEFAULT
+    const world = this
+    this.hints = new SimHintQueues(
+      {
+        get now() {
+          return world.now
+        },
+        get brokerDown() {
+          return world.brokerDown
+        },
+        isRunning: (id) => this.isRunning(id),
+        deliver: (from, peer, msg, done) => this.processes.get(from)?.runner.deliverHint(peer, msg, done),
+      },
+      factory.tickMs,
+    )
     for (const id of ids) this.addDisk(id)
   }
 
@@ -139,8 +161,17 @@ export class SimCluster<C extends SimCore> {
   }
 
   private addDisk(id: string): void {
-    this.disks.set(id, {snapshot: null, records: [], pending: []})
-    this.cores.set(id, this.build(id))
+    const world = this
+    const conditions = {
+      get slowDisk() {
+        return world.faults.slowDisk
+      },
+      get fsyncLies() {
+        return world.fsyncLies
+      },
+    }
+    this.disks.set(id, new SimDisk(this.rng, conditions))
+    this.start(id)
   }
 
   /** A strictly increasing event counter: the real-time order of client events. */
@@ -148,10 +179,32 @@ export class SimCluster<C extends SimCore> {
     return ++this.events
   }
 
-  private build(id: string): C {
+  /** Starts a replica process on its disk: the core recovers what the disk holds, a runner drives it. */
+  private start(id: string): void {
     const disk = this.disks.get(id) as SimDisk
-    this.believedDown.set(id, new Set())
-    return (this.factories.get(id) ?? this.factory).create(id, this.rng.fork(), clone(disk.snapshot), clone(disk.records))
+    const factory = this.factories.get(id) ?? this.factory
+    const {snapshot, records} = disk.open()
+    const core = factory.create(id, this.rng.fork(), snapshot, records)
+    const hints = this.hints.senderStarted(id)
+    const afterBurst: (() => void)[] = []
+    const runner = new ReplicaRunner<unknown, unknown, object>({
+      core,
+      asPeerMessage: factory.asPeerMessage,
+      transport: {send: (to, payload) => this.send(id, to, payload)},
+      disk,
+      bursts: {afterBurst: (fn) => void afterBurst.push(fn)},
+      hints: factory.hintedHandoff ? hints : undefined,
+      log: (_level, text) => this.trace?.(`t${this.now} ${id}: ${text}`),
+      tickMs: factory.tickMs,
+      allowFaults: true,
+      snapshotEveryRecords: this.snapshotEveryRecords,
+      newHintId: () => String(this.hintSeq++),
+      onOutput: (out) => this.onOutput(core, out),
+    })
+    // As a real replica reads the fault key before it subscribes.
+    if (this.partitionGroups) runner.resumePartition(this.partitionGroups)
+    this.processes.set(id, {runner, afterBurst})
+    this.cores.set(id, core)
   }
 
   private log(line: string): void {
@@ -185,27 +238,29 @@ export class SimCluster<C extends SimCore> {
     return this.brokerDownUntil > this.now
   }
 
+  /** Everything a replica durably holds (what a restart would recover). */
+  durable(id: string): {snapshot: unknown | null; records: readonly unknown[]} {
+    const d = this.disks.get(id) as SimDisk
+    return {snapshot: d.snapshot, records: d.records}
+  }
+
   // ---- faults --------------------------------------------------------------------------------
 
-  /** kill -9: keeps the fsynced records and a random prefix of the unsynced ones (torn tail cut off). */
+  /** kill -9: the disk keeps what was fsynced and a random prefix of the rest; the process is gone. */
   crash(id: string): void {
     if (!this.isUp(id)) return
-    const disk = this.disks.get(id) as SimDisk
-    const unsynced = disk.pending.flatMap((o) => o.persist)
-    const kept = unsynced.length === 0 ? 0 : this.rng.int(unsynced.length + 1)
-    disk.records.push(...clone(unsynced.slice(0, kept)))
-    this.stats.tornRecords += unsynced.length - kept
-    if (this.fsyncLies) disk.records.splice(Math.max(0, disk.records.length - 1 - this.rng.int(10)))
-    disk.pending = []
+    const loss = (this.disks.get(id) as SimDisk).crash()
+    this.stats.tornRecords += loss.unsynced - loss.kept
+    this.processes.delete(id)
     this.cores.set(id, null)
     this.pausedUntil.delete(id)
     this.stats.crashes++
-    this.log(`CRASH ${id} (kept ${kept}/${unsynced.length} unsynced records)`)
+    this.log(`CRASH ${id} (kept ${loss.kept}/${loss.unsynced} unsynced records)`)
   }
 
   restart(id: string): void {
     if (this.isUp(id)) return
-    this.cores.set(id, this.build(id))
+    this.start(id)
     this.stats.restarts++
     this.log(`RESTART ${id}`)
   }
@@ -222,26 +277,38 @@ export class SimCluster<C extends SimCore> {
     this.pausedUntil.clear()
   }
 
-  /** Groups cut off from each other in both directions (`kv fault partition`). */
+  /** `kv fault partition`: groups cut off from each other in both directions (replaces any one-way cut). */
   partition(groups: readonly (readonly string[])[]): void {
     this.blocked = new Set()
-    groups.forEach((g, i) =>
-      groups.forEach((h, j) => {
-        if (i !== j) for (const a of g) for (const b of h) this.blocked.add(`${a}>${b}`)
-      }),
-    )
+    this.partitionGroups = groups.map((g) => [...g])
     this.log(`PARTITION ${groups.map((g) => g.join(',')).join(' | ')}`)
+    this.sendFault(this.partitionGroups)
   }
 
-  /** Messages from `from` to `to` are lost; the other direction still works. */
+  /** The broker loses messages from `from` to `to`; the other direction still works. */
   blockOneWay(from: readonly string[], to: readonly string[]): void {
     for (const a of from) for (const b of to) if (a !== b) this.blocked.add(`${a}>${b}`)
     this.log(`ONE-WAY ${from.join(',')} -/-> ${to.join(',')}`)
   }
 
+  /** `kv fault heal`, and the broker's links restored. */
   heal(): void {
     this.blocked = new Set()
     this.log('HEAL')
+    if (this.partitionGroups === null) return
+    this.partitionGroups = null
+    this.sendFault(null)
+  }
+
+  /** The request `kv fault` publishes on the control topic, handed to every running process (a paused one does nothing before it resumes anyway). */
+  private sendFault(partition: string[][] | null): void {
+    const payload = JSON.stringify({type: 'fault', id: `f${this.faultSeq++}`, replyTo: CONTROL_REPLY_CHANNEL, partition})
+    for (const id of this.ids) {
+      const p = this.processes.get(id)
+      if (!p) continue
+      p.runner.onRaw(payload)
+      this.endStep(id)
+    }
   }
 
   /** The broker restarts: everything in flight and every hint queue is lost, nothing passes for `ticks`. */
@@ -249,23 +316,23 @@ export class SimCluster<C extends SimCore> {
     this.brokerDownUntil = this.now + ticks
     this.stats.dropped += this.inflight.length
     this.inflight = []
-    this.hints = []
+    this.hints.wipe()
     this.log(`BROKER DOWN for ${ticks} ticks`)
   }
 
   /**
-   * The driver's compaction: the core's snapshot replaces the log (unsynced Outputs stay pending).
-   * `keepRecords` > 0 keeps that many of the newest records as well, as after a crash between the
-   * snapshot rename and the log truncate: recovery must replay them idempotently.
+   * The runner writes a snapshot now (as its policy or a graceful stop would). `keepRecords` > 0
+   * tears that compaction: the snapshot is renamed into place but the log keeps its newest
+   * `keepRecords` records, as after a crash between rename and truncate, so recovery replays records
+   * the snapshot already holds.
    */
   compact(id: string, keepRecords = 0): void {
-    const core = this.core(id)
-    if (!core || this.isPaused(id)) return
-    const disk = this.disks.get(id) as SimDisk
-    disk.snapshot = clone(core.snapshot())
-    disk.records = keepRecords > 0 ? disk.records.slice(-keepRecords) : []
+    const p = this.processes.get(id)
+    if (!p || this.isPaused(id)) return
+    if (keepRecords > 0) (this.disks.get(id) as SimDisk).tearNextCompaction(keepRecords)
+    p.runner.snapshot()
     this.stats.compactions++
-    this.log(`COMPACT ${id}`)
+    this.log(`COMPACT ${id}${keepRecords > 0 ? ` (torn: ${keepRecords} records stay)` : ''}`)
   }
 
   // ---- clients -------------------------------------------------------------------------------
@@ -280,22 +347,26 @@ export class SimCluster<C extends SimCore> {
   // ---- time ----------------------------------------------------------------------------------
 
   /**
-   * One tick: every running core ticks, then messages are delivered in rounds until none is due
+   * One tick: every running replica ticks, then messages are delivered in rounds until none is due
    * (a message sent with no delay arrives within the same tick, as over a real broker whose latency
-   * is far below a tick), then disks finish their fsyncs and hint queues are pumped.
+   * is far below a tick), then slow disks may finish their fsyncs and hint queues are pumped.
    */
   tick(): void {
     this.now++
     for (const id of this.ids) {
-      const core = this.core(id)
-      if (!core || this.isPaused(id)) continue
+      const p = this.processes.get(id)
+      if (!p || this.isPaused(id)) continue
       if ((this.skew.get(id) ?? 0) > 0 && this.rng.next() < (this.skew.get(id) as number)) continue
-      this.apply(core, core.tick())
-      this.apply(core, core.flush())
+      p.runner.tick()
+      this.endStep(id)
     }
     this.deliverDue()
-    for (const id of this.ids) if (this.isRunning(id)) this.fsync(id, this.rng.next() >= this.faults.slowDisk)
-    this.pumpHints()
+    for (const id of this.ids) {
+      if (!this.isRunning(id)) continue
+      if (this.rng.next() >= this.faults.slowDisk) (this.disks.get(id) as SimDisk).sync()
+    }
+    this.hints.pump()
+    this.stats.hintsDelivered = this.hints.attempts
   }
 
   run(ticks: number): void {
@@ -310,6 +381,12 @@ export class SimCluster<C extends SimCore> {
   skewTimers(bound: number): void {
     for (const id of this.ids) this.skew.set(id, bound * this.rng.next())
     if (bound > 0) this.log(`SKEW ${this.ids.map((id) => `${id}:${(this.skew.get(id) as number).toFixed(2)}`).join(' ')}`)
+  }
+
+  /** The end of one step of a process (a tick or a delivery): what it deferred to the burst's end runs now. */
+  private endStep(id: string): void {
+    const queued = this.processes.get(id)?.afterBurst
+    while (queued && queued.length > 0) (queued.shift() as () => void)()
   }
 
   private nextOrder(): number {
@@ -334,75 +411,27 @@ export class SimCluster<C extends SimCore> {
       this.onReply(m.to.slice('client:'.length), JSON.parse(m.json) as Record<string, unknown>)
       return
     }
-    const core = this.core(m.to)
-    if (!core) {
+    const p = this.processes.get(m.to)
+    if (!p || this.blocked.has(`${m.from}>${m.to}`)) {
       this.stats.dropped++
       return
     }
-    if (m.from === 'client') {
-      this.apply(core, core.step(JSON.parse(m.json) as object))
-      this.apply(core, core.flush())
-      return
-    }
-    // The driver's partition filter drops messages from cut-off peers (hints included).
-    if (this.blocked.has(`${m.from}>${m.to}`)) {
-      this.stats.dropped++
-      return
-    }
-    const raw = JSON.parse(m.json) as Record<string, unknown>
-    const msg = this.factory.asPeerMessage(raw)
-    if (!msg) {
-      this.stats.invalid++
-      return
-    }
-    if (raw.type === 'repl.ack' && typeof raw.batch === 'string' && raw.batch.startsWith('h.')) {
-      // The driver intercepts a hint's ack: the hint is done.
-      this.hints = this.hints.filter((h) => h.batch !== raw.batch)
-      return
-    }
-    this.stats.delivered++
-    this.apply(core, core.step(msg))
-    this.apply(core, core.flush())
+    this.count(p.runner.onRaw(m.json))
+    this.endStep(m.to)
   }
 
-  /** Records go to the disk buffer; sends wait for the fsync (the driver's contract). */
-  private apply(core: C, out: Output<unknown>): void {
-    this.onOutput(core, out)
-    if (out.persist.length === 0 && out.send.length === 0 && out.effects.length === 0) return
-    const disk = this.disks.get(core.id) as SimDisk
-    disk.pending.push({persist: clone(out.persist), send: out.send, effects: out.effects})
-    // Usually the group commit is done long before the next tick; a slow disk holds it (and every
-    // later Output's sends, which keep their order) until a later fsync.
-    const synced = out.persist.length === 0 ? disk.pending.length === 1 : this.rng.next() >= this.faults.slowDisk
-    this.fsync(core.id, synced)
+  private count(what: Inbound): void {
+    if (what === 'peer') this.stats.delivered++
+    else if (what === 'invalid') this.stats.invalid++
+    else if (what === 'partitioned') this.stats.dropped++
   }
 
-  /** Completes the disk's group commit (when `done`): records become durable, then sends go out in order. */
-  private fsync(id: string, done: boolean): void {
-    const disk = this.disks.get(id) as SimDisk
-    if (!done || disk.pending.length === 0) return
-    const outs = disk.pending
-    disk.pending = []
-    for (const out of outs) disk.records.push(...out.persist)
-    for (const out of outs) {
-      for (const s of out.send) {
-        // Encoded once, as the driver publishes one payload (a topic's subscribers all get it).
-        const json = JSON.stringify(s.msg)
-        if (s.to.kind === 'client') this.enqueue(id, `client:${s.to.channel}`, json, 'client')
-        else if (s.to.kind === 'node') this.enqueue(id, s.to.id, json, 'peer')
-        else for (const peer of this.ids) if (peer !== id) this.enqueue(id, peer, json, 'peer')
-      }
-      for (const e of out.effects) {
-        if (e.kind === 'log') this.trace?.(`t${this.now} ${id}: ${e.text}`)
-        else if (e.kind === 'hint') this.hints.push({from: id, peer: e.peer, msg: e.msg, batch: `h.${this.hintSeq++}`, retryAt: this.now})
-        else if (e.kind === 'peer') {
-          this.trace?.(`t${this.now} ${id}: peer ${e.id} ${e.alive ? 'up' : 'down'}`)
-          const down = this.believedDown.get(id) as Set<string>
-          if (e.alive) down.delete(e.id)
-          else down.add(e.id)
-        }
-      }
-    }
+  /** The runner's transport: one encoded payload onto the broker (a topic reaches every other replica). */
+  private send(from: string, to: Destination, payload: string): void {
+    if (to.kind === 'client') {
+      if (to.channel !== CONTROL_REPLY_CHANNEL) this.enqueue(from, `client:${to.channel}`, payload, 'client')
+    } else if (to.kind === 'node') this.enqueue(from, to.id, payload, 'peer')
+    else for (const peer of this.ids) if (peer !== from) this.enqueue(from, peer, payload, 'peer')
   }
 
   private enqueue(from: string, to: string, json: string, kind: 'peer' | 'client'): void {
@@ -420,26 +449,4 @@ export class SimCluster<C extends SimCore> {
       this.inflight.push({at: this.now + delay, order: this.nextOrder(), from, to, json})
     }
   }
-
-  /** BullMQ workers: a running sender delivers each hint to a peer it believes up, retrying until acked. */
-  private pumpHints(): void {
-    for (const h of this.hints) {
-      if (h.retryAt > this.now || !this.isRunning(h.from)) continue
-      if (this.believedDown.get(h.from)?.has(h.peer)) continue
-      if (this.blocked.has(`${h.from}>${h.peer}`)) continue // the driver refuses to bridge a partition
-      h.retryAt = this.now + this.factory.hintRetryTicks
-      this.stats.hintsDelivered++
-      this.enqueue(h.from, h.peer, JSON.stringify({...h.msg, batch: h.batch}), 'peer')
-    }
-  }
-
-  /** Everything a replica durably holds (what a restart would recover). */
-  durable(id: string): {snapshot: unknown | null; records: readonly unknown[]} {
-    const d = this.disks.get(id) as SimDisk
-    return {snapshot: d.snapshot, records: d.records}
-  }
-}
-
-function clone<T>(x: T): T {
-  return x === null || x === undefined ? x : (JSON.parse(JSON.stringify(x)) as T)
 }

@@ -1,6 +1,6 @@
 /**
- * How the simulator builds each mode's real core from a disk, and validates its peer messages
- * (the same validators the driver runs at the Redis boundary).
+ * How the simulator builds each mode's real core from a disk, and what its runner needs: the
+ * mode's peer-message validator and tick length, as runtime/run-replica.ts passes them.
  */
 import type {Rng} from '../core/rng.js'
 import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../eventual/replica.js'
@@ -12,9 +12,6 @@ import {QuorumReplica} from '../quorum/replica.js'
 import {asQuorumPeerMessage} from '../quorum/validate-messages.js'
 import type {CoreFactory} from './sim-cluster.js'
 
-/** The driver waits this long for a hint's ack before BullMQ retries (HINT_ACK_TIMEOUT_MS). */
-const HINT_RETRY_MS = 2000
-
 export function eventualFactory(peers: readonly string[]): CoreFactory<EventualReplica> {
   return {
     create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[]) {
@@ -23,7 +20,8 @@ export function eventualFactory(peers: readonly string[]): CoreFactory<EventualR
       return core
     },
     asPeerMessage: asEventualPeerMessage,
-    hintRetryTicks: Math.ceil(HINT_RETRY_MS / DEFAULT_EVENTUAL_TIMING.tickMs),
+    tickMs: DEFAULT_EVENTUAL_TIMING.tickMs,
+    hintedHandoff: true,
   }
 }
 
@@ -42,6 +40,7 @@ export function quorumFactory(peers: readonly string[], timing: QuorumTiming = D
       return core
     },
     asPeerMessage: asQuorumPeerMessage,
-    hintRetryTicks: 1,
+    tickMs: timing.tickMs,
+    hintedHandoff: false,
   }
 }
