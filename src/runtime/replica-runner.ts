@@ -142,7 +142,6 @@ export class ReplicaRunner<R, S, M> {
 
   /** One raw message from any channel the replica listens on (its inbox, the topics, the control topic). */
   onRaw(raw: Buffer | string): Inbound {
-    if (this.closed) return 'closed'
     const decoded = decodeEnvelope(raw)
     if (!decoded.ok) return this.drop(decoded.reason)
     const m = decoded.msg
@@ -152,6 +151,8 @@ export class ReplicaRunner<R, S, M> {
       this.onClient(req)
       return 'client'
     }
+    // Closed (the end of a graceful stop): clients are still told to go elsewhere, nothing else is read.
+    if (this.closed) return 'closed'
     if (m.type === 'fault') {
       const req = asFaultRequest(m)
       if (!req) return this.drop('malformed fault request')

@@ -277,5 +277,7 @@ describe('replica runner', () => {
     w.disk.completeOne()
     expect(finished).to.equal(true)
     expect(w.runner.onRaw(peer('y'))).to.equal('closed')
+    w.runner.onRaw(JSON.stringify({type: 'client.status', id: 's', replyTo: 'r.s'}))
+    expect(w.sent.pop()?.msg.error, 'a client is still told to go elsewhere').to.deep.include({code: 'UNAVAILABLE'})
   })
 })
