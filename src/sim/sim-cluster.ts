@@ -22,8 +22,6 @@ import {type Inbound, ReplicaRunner, SNAPSHOT_EVERY_RECORDS_DEFAULT} from '../ru
 import {SimDisk} from './sim-disk.js'
 import {SimHintQueues} from './sim-hint-queues.js'
 
-export type {SimDisk} from './sim-disk.js'
-
 /** What the simulator needs of a core: what the runner needs (EventualReplica and QuorumReplica provide it). */
 export type SimCore = ReplicaCore<unknown, unknown, object>
 

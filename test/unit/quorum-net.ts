@@ -1,9 +1,9 @@
 /**
  * The quorum unit tests' view of the simulator (src/sim/sim-cluster.ts, the same world `npm run sim`
  * uses): five QuorumReplicas with test timing on the seeded broker, with helpers to send client
- * requests, await their replies and run until a condition holds. The simulator does what the driver
- * does (persist before send, Outputs in order, validation at the boundary) and fails the way real
- * parts fail; here the tests script the faults themselves.
+ * requests, await their replies and run until a condition holds. Each replica runs under the real
+ * ReplicaRunner (persist before send, Outputs in order, validation at the boundary) and the world
+ * fails the way real parts fail; here the tests script the faults themselves.
  *
  * Every run is replayable from its seed. The QuorumSafetyChecker (src/check) watches every Output.
  */
@@ -12,7 +12,8 @@ import {Rng} from '../../src/core/rng.js'
 import type {QuorumRecord, QuorumSnapshot} from '../../src/quorum/records.js'
 import type {QuorumReplica} from '../../src/quorum/replica.js'
 import type {ClientReply, ClientRequest} from '../../src/core/client-messages.js'
-import {CALM, type NetworkFaults, SimCluster, type SimDisk} from '../../src/sim/sim-cluster.js'
+import {CALM, type NetworkFaults, SimCluster} from '../../src/sim/sim-cluster.js'
+import type {SimDisk} from '../../src/sim/sim-disk.js'
 import {quorumFactory, type QuorumTiming} from '../../src/sim/sim-modes.js'
 
 /** The durable part of a replica's disk, typed for quorum records. */
