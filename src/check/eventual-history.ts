@@ -285,7 +285,8 @@ function show(s: string): string {
 
 function safeJson(x: unknown): string {
   try {
-    return JSON.stringify(x) ?? String(x)
+    const json = JSON.stringify(x) as string | undefined // undefined for undefined, whatever lib.d.ts says
+    return json ?? String(x)
   } catch {
     return String(x)
   }

@@ -8,7 +8,7 @@
  * and one invoked at t are treated as concurrent. This is the lenient choice: it never turns a tie
  * into a real-time order the history does not prove.
  */
-import {invariant} from '../core/invariant.js'
+import {invariant, outOfRange} from '../core/invariant.js'
 
 /** No entry: past the end of the list. */
 export const NIL = -1
@@ -69,7 +69,7 @@ export function buildEntryList(ops: readonly TimedOp[]): EntryList {
   }
   events.forEach((ev, k) => {
     list.opOf[k + 1] = ev.op
-    if (!ev.isReturn) list.match[k + 1] = returnEntryOf[ev.op]
+    if (!ev.isReturn) list.match[k + 1] = returnEntryOf[ev.op] ?? outOfRange(ev.op)
   })
   return list
 }
@@ -78,19 +78,25 @@ export function buildEntryList(ops: readonly TimedOp[]): EntryList {
 export function lift(list: EntryList, call: number): void {
   const {next, prev} = list
   // A call always has its return somewhere after it, so next[call] is never NIL.
-  next[prev[call]] = next[call]
-  prev[next[call]] = prev[call]
-  const ret = list.match[call]
-  next[prev[ret]] = next[ret]
-  if (next[ret] !== NIL) prev[next[ret]] = prev[ret]
+  const beforeCall = prev[call] ?? outOfRange(call)
+  const afterCall = next[call] ?? outOfRange(call)
+  next[beforeCall] = afterCall
+  prev[afterCall] = beforeCall
+  // Read after the call is unlinked: if the return came right after the call, prev[ret] just changed.
+  const ret = list.match[call] ?? outOfRange(call)
+  const beforeRet = prev[ret] ?? outOfRange(ret)
+  const afterRet = next[ret] ?? outOfRange(ret)
+  next[beforeRet] = afterRet
+  if (afterRet !== NIL) prev[afterRet] = beforeRet
 }
 
 /** Undoes `lift` of the same entry; lifts must be undone in reverse order. */
 export function unlift(list: EntryList, call: number): void {
   const {next, prev} = list
-  const ret = list.match[call]
-  next[prev[ret]] = ret
-  if (next[ret] !== NIL) prev[next[ret]] = ret
-  next[prev[call]] = call
-  prev[next[call]] = call
+  const ret = list.match[call] ?? outOfRange(call)
+  next[prev[ret] ?? outOfRange(ret)] = ret
+  const afterRet = next[ret] ?? outOfRange(ret)
+  if (afterRet !== NIL) prev[afterRet] = ret
+  next[prev[call] ?? outOfRange(call)] = call
+  prev[next[call] ?? outOfRange(call)] = call
 }

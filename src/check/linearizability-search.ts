@@ -9,6 +9,7 @@
  * The model is a register whose states are small integers (0 = absent, k ≥ 1 = the k-th distinct
  * value), interned by the caller, so a step is one comparison.
  */
+import {outOfRange} from '../core/invariant.js'
 import {Rng} from '../core/rng.js'
 import {HEAD, NIL, buildEntryList, lift, unlift, type TimedOp} from './linearizability-entries.js'
 
@@ -100,14 +101,25 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
   const writersOf = new Int32Array(stateCount)
   const unlinearizedReadsOf = new Int32Array(stateCount)
   for (const op of ops) {
-    if (op.writes !== NIL) writersOf[op.writes]++
-    else unlinearizedReadsOf[op.sees]++
+    if (op.writes !== NIL) writersOf[op.writes] = (writersOf[op.writes] ?? outOfRange(op.writes)) + 1
+    else unlinearizedReadsOf[op.sees] = (unlinearizedReadsOf[op.sees] ?? outOfRange(op.sees)) + 1
   }
   // Writes that may take effect at any later time (unknown outcome, return +Infinity).
   const unbounded = Uint8Array.from(ops, (op) => (op.writes !== NIL && op.ret === Infinity ? 1 : 0))
   let boundedLeft = unbounded.reduce((left, u) => left - u, n)
 
-  const prefixOps = (): number[] => Array.from(calls.subarray(0, depth), (e) => opOf[e])
+  // Entries, depths and ops are in range by construction (buildEntryList and the arrays above are
+  // sized for them); these accessors crash otherwise. Closures, not a shared helper: the loads stay
+  // monomorphic, which the search's speed depends on.
+  const nextOf = (e: number): number => next[e] ?? outOfRange(e)
+  const opIndexOf = (e: number): number => opOf[e] ?? outOfRange(e)
+  const opOfEntry = (e: number): SearchOp => {
+    const i = opIndexOf(e)
+    return ops[i] ?? outOfRange(i)
+  }
+  const callAt = (d: number): number => calls[d] ?? outOfRange(d)
+
+  const prefixOps = (): number[] => Array.from(calls.subarray(0, depth), opIndexOf)
   const finish = (outcome: SearchResult['outcome']): SearchResult => ({
     outcome,
     steps,
@@ -120,34 +132,37 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
 
   /** Adds op i to the linearized set, or takes it out. */
   const flip = (i: number, adding: boolean): void => {
-    bits[i >>> 5] ^= 1 << (i & 31)
-    hashLo ^= zobrist[2 * i]
-    hashHi ^= zobrist[2 * i + 1]
-    if (ops[i].writes === NIL) unlinearizedReadsOf[ops[i].sees] += adding ? -1 : 1
+    bits[i >>> 5] = (bits[i >>> 5] ?? outOfRange(i >>> 5)) ^ (1 << (i & 31))
+    hashLo ^= zobrist[2 * i] ?? outOfRange(2 * i)
+    hashHi ^= zobrist[2 * i + 1] ?? outOfRange(2 * i + 1)
+    const op = ops[i] ?? outOfRange(i)
+    if (op.writes === NIL) unlinearizedReadsOf[op.sees] = (unlinearizedReadsOf[op.sees] ?? outOfRange(op.sees)) + (adding ? -1 : 1)
     if (unbounded[i] === 0) boundedLeft += adding ? -1 : 1
   }
   /**
    * Pruning (ours, not Porcupine's): the state written by the only write of its value can never come
    * back once overwritten, so while reads that saw it are still to be linearized, no write may go next.
    */
-  const stateAwaited = (): boolean => state !== ABSENT && writersOf[state] === 1 && unlinearizedReadsOf[state] > 0
+  const stateAwaited = (): boolean =>
+    state !== ABSENT && writersOf[state] === 1 && (unlinearizedReadsOf[state] ?? outOfRange(state)) > 0
   /**
    * Pruning (ours): an unbounded write followed directly by another write (or by nothing) could as
    * well go last, i.e. never take effect, which the search also tries. So right after one, only a read
    * may go next; and once only unbounded writes are left, they all go last and the search is done.
    */
-  const lastWasUnbounded = (): boolean => depth > 0 && unbounded[opOf[calls[depth - 1]]] === 1
+  const lastWasUnbounded = (): boolean => depth > 0 && unbounded[opIndexOf(callAt(depth - 1))] === 1
   /** Linearizes the op of call entry `e` next, leaving `newState`, unless that was explored before. */
   const descend = (e: number, newState: number): boolean => {
-    flip(opOf[e], true)
+    const i = opIndexOf(e)
+    flip(i, true)
     // The cached state also says whether this op is an unbounded write: that changes which ops
     // lastWasUnbounded lets go next, so the two nodes have different subtrees.
-    const tag = 2 * newState + unbounded[opOf[e]]
+    const tag = 2 * newState + (unbounded[i] ?? outOfRange(i))
     const key = cacheKey(hashLo, hashHi, tag)
     const bucket = cache.get(key)
     if (bucket !== undefined && bucket.some((c) => c.tag === tag && sameBits(c.bits, bits))) {
       // Explored before from this very (set, tag), and the search is still running: it failed.
-      flip(opOf[e], false)
+      flip(i, false)
       return false
     }
     const seen: CacheEntry = {bits: bits.slice(), tag}
@@ -164,9 +179,9 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
   /** Undoes the last descend; returns its call entry. */
   const ascend = (): number => {
     depth--
-    const e = calls[depth]
-    state = states[depth]
-    flip(opOf[e], false)
+    const e = callAt(depth)
+    state = states[depth] ?? outOfRange(depth)
+    flip(opIndexOf(e), false)
     unlift(list, e)
     return e
   }
@@ -178,7 +193,7 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
     for (;;) {
       if (depth === 0) return NIL
       const e = ascend()
-      if (ops[opOf[e]].writes !== NIL) return next[e]
+      if (opOfEntry(e).writes !== NIL) return nextOf(e)
     }
   }
   /**
@@ -188,14 +203,14 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
    * candidate worth trying here; and if that fails, this node fails.
    */
   const firstMatchingRead = (): number => {
-    for (let e = next[HEAD]; match[e] !== NIL; e = next[e]) {
-      const op = ops[opOf[e]]
+    for (let e = nextOf(HEAD); match[e] !== NIL; e = nextOf(e)) {
+      const op = opOfEntry(e)
       if (op.writes === NIL && op.sees === state) return e
     }
     return NIL
   }
 
-  let entry = next[HEAD]
+  let entry = nextOf(HEAD)
   let arrived = true // at a node not yet looked at for a matching read
   while (boundedLeft > 0) {
     if (++steps % CLOCK_CHECK_STEPS === 0 && bound.now() > bound.deadline) return finish('timeout')
@@ -211,25 +226,25 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
         if (entry === NIL) return finish('violation')
         continue
       }
-      entry = next[HEAD]
+      entry = nextOf(HEAD)
     }
     if (match[entry] !== NIL) {
       // A call entry. Reads here cannot match (firstMatchingRead found none); try writes.
-      const writes = ops[opOf[entry]].writes
+      const writes = opOfEntry(entry).writes
       if (writes !== NIL && !stateAwaited() && !lastWasUnbounded() && descend(entry, writes)) {
         arrived = true
-        entry = next[HEAD]
-      } else entry = next[entry]
+        entry = nextOf(HEAD)
+      } else entry = nextOf(entry)
       continue
     }
     // A return entry: its op had to be linearized by now and no pending call could go next.
     if ((best === undefined || depth > best.prefix.length) && !lastWasUnbounded()) {
       const stuck: number[] = []
-      for (let e = next[HEAD]; e !== entry; e = next[e]) stuck.push(opOf[e])
+      for (let e = nextOf(HEAD); e !== entry; e = nextOf(e)) stuck.push(opIndexOf(e))
       const awaitedReads: number[] = []
       if (stateAwaited()) {
         ops.forEach((op, i) => {
-          if (op.writes === NIL && op.sees === state && (bits[i >>> 5] & (1 << (i & 31))) === 0) awaitedReads.push(i)
+          if (op.writes === NIL && op.sees === state && ((bits[i >>> 5] ?? outOfRange(i >>> 5)) & (1 << (i & 31))) === 0) awaitedReads.push(i)
         })
       }
       best = {prefix: prefixOps(), stateAfterPrefix: state, stuck, awaitedReads}

@@ -53,7 +53,7 @@ export abstract class KvCommand extends Command {
   }
 
   /** oclif's own parse errors (unknown flag, bad option, missing argument) are BAD_REQUEST. */
-  protected override async parse<F extends Interfaces.OutputFlags<any>, B extends Interfaces.OutputFlags<any>, A extends Interfaces.OutputArgs<any>>(
+  protected override async parse<F extends Record<string, unknown>, B extends Record<string, unknown>, A extends Record<string, unknown>>(
     options?: Interfaces.Input<F, B, A>,
     argv?: string[],
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
@@ -65,12 +65,14 @@ export abstract class KvCommand extends Command {
   }
 
   /** Every failure: JSON error on stdout with --json, else one line on stderr; exit status by code. */
-  protected override async catch(error: Error): Promise<void> {
-    if (error instanceof Errors.ExitError) throw error
+  protected override catch(error: Error): Promise<void> {
+    // Nothing to await here; the Promise is oclif's signature.
+    if (error instanceof Errors.ExitError) return Promise.reject(error)
     const failure = toCliFailure(error)
     if (jsonRequested(this.argv)) process.stdout.write(`${JSON.stringify(errorJson(failure))}\n`)
     else process.stderr.write(`error: ${failure.message}\n`)
     if (failure.code === 'INTERNAL' && process.env.DEBUG) process.stderr.write(`${error.stack ?? ''}\n`)
     process.exitCode = failure.exitStatus
+    return Promise.resolve()
   }
 }

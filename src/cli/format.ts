@@ -4,6 +4,7 @@
  */
 import type {ClusterStatus} from '../client/cluster-status.js'
 import type {ClusterReport} from '../cluster/supervisor.js'
+import {outOfRange} from '../core/invariant.js'
 import {sortNatural} from '../core/natural-order.js'
 import type {Clock} from '../eventual/types.js'
 import type {LogVersion, PutResult, ReadResult, ReadValue} from '../core/client-messages.js'
@@ -24,7 +25,7 @@ export function formatVersion(version: LogVersion): string {
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n')
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? outOfRange(i)))).join('  ').trimEnd()).join('\n')
 }
 
 /** A value as typed when it is plain text; quoted (JSON) when empty or holding control characters. */
@@ -52,9 +53,9 @@ function stamp(v: ReadValue): string {
 /** `kv read`: the value (or siblings with their clocks), and the context to write back with. */
 export function formatRead(result: ReadResult): string {
   const key = showValue(result.key)
-  if (!result.found || result.values.length === 0) return `${key}: not found (asked ${result.node})`
+  const [only] = result.values
+  if (!result.found || only === undefined) return `${key}: not found (asked ${result.node})`
   if (result.values.length === 1 && !result.conflict) {
-    const [only] = result.values
     const details = table([
       [only.version ? '  version' : '  clock', stamp(only)],
       ['  context', result.context],

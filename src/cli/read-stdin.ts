@@ -11,7 +11,7 @@ export async function readStdinValue(input: NodeJS.ReadableStream = process.stdi
   const chunks: Buffer[] = []
   let bytes = 0
   for await (const chunk of input) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     bytes += buffer.length
     if (bytes > LIMITS.valueBytesMax) {
       throw new KvError('BAD_REQUEST', `the value on stdin is over the limit of ${LIMITS.valueBytesMax} bytes (1 MiB)`)

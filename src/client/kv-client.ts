@@ -251,7 +251,7 @@ export class KvClient {
       }
     }
     const refusal = collected.replies.find((r) => !r.ok)
-    if (refusal && !refusal.ok) {
+    if (refusal) {
       const accepted = confirmed.size > 0 && partition ? `; ${[...confirmed].join(', ')} applied it, undo with kv fault heal` : ''
       throw new KvError(refusal.error.code, `${refusal.error.message}${accepted}`)
     }

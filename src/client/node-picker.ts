@@ -88,7 +88,7 @@ export function shuffled<T>(items: readonly T[], random: () => number = Math.ran
   const out = [...items]
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
-    ;[out[i], out[j]] = [out[j], out[i]]
+    ;[out[i], out[j]] = [out[j] as T, out[i] as T] // 0 <= j <= i < out.length
   }
   return out
 }

@@ -17,10 +17,10 @@ export interface ReplicaSpec {
   readonly cluster: string
 }
 
-/** Where the replica's output lines go (already prefixed with `[id] `). */
+/** Where the replica's output lines go (already prefixed with `[id] `). Plain callbacks, called detached. */
 export interface ReplicaOutput {
-  stdout(line: string): void
-  stderr(line: string): void
+  readonly stdout: (line: string) => void
+  readonly stderr: (line: string) => void
 }
 
 /** The argument list of `kv node start` for one replica (exported for the unit tests). */

@@ -53,7 +53,8 @@ export async function brokerAnswers(url: string, timeoutMs: number): Promise<boo
   try {
     const redis = await clientConnection(url, 'kv-cluster-probe', timeoutMs)
     try {
-      return (await redis.ping()) === 'PONG'
+      await redis.ping() // resolves only with PONG: an error reply or no answer rejects
+      return true
     } finally {
       redis.disconnect()
     }

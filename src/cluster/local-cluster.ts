@@ -77,8 +77,8 @@ export class LocalCluster {
         if (log.length > LOG_LINES_KEPT) log.splice(0, log.length - LOG_LINES_KEPT)
       }
     }
-    proc.stdout!.on('data', keeper())
-    proc.stderr!.on('data', keeper())
+    proc.stdout.on('data', keeper())
+    proc.stderr.on('data', keeper())
     proc.once('exit', (code, signal) => this.opts.onExit?.(id, code, signal))
     this.procs.set(id, proc)
     return proc
@@ -90,8 +90,13 @@ export class LocalCluster {
 
   /** True while the replica's process exists (stopped by SIGSTOP counts as running). */
   running(id: string): boolean {
+    return this.liveProcess(id) !== undefined
+  }
+
+  /** The replica's process while it runs; undefined once it exited (or was never started). */
+  private liveProcess(id: string): ChildProcess | undefined {
     const p = this.procs.get(id)
-    return p !== undefined && p.exitCode === null && p.signalCode === null
+    return p !== undefined && p.exitCode === null && p.signalCode === null ? p : undefined
   }
 
   async client(): Promise<KvClient> {
@@ -129,12 +134,12 @@ export class LocalCluster {
 
   /** SIGSTOP: the process freezes with its connections open (Redis keeps buffering its messages). */
   pause(id: string): void {
-    if (this.running(id)) this.procs.get(id)!.kill('SIGSTOP')
+    this.liveProcess(id)?.kill('SIGSTOP')
   }
 
   /** SIGCONT: a paused replica carries on with whatever piled up meanwhile. */
   resume(id: string): void {
-    if (this.running(id)) this.procs.get(id)!.kill('SIGCONT')
+    this.liveProcess(id)?.kill('SIGCONT')
   }
 
   /** SIGTERM and wait; resolves with the exit code. */
@@ -152,7 +157,7 @@ export class LocalCluster {
 
   /** Pids of the replica processes still running (for a last-resort kill when the owner exits). */
   pids(): number[] {
-    return [...this.procs.keys()].filter((id) => this.running(id)).map((id) => this.procs.get(id)!.pid ?? -1).filter((pid) => pid > 0)
+    return [...this.procs.keys()].map((id) => this.liveProcess(id)?.pid ?? -1).filter((pid) => pid > 0)
   }
 
   async close(): Promise<void> {

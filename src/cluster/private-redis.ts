@@ -65,7 +65,8 @@ export class PrivateRedis {
       c.on('error', () => {})
       try {
         await c.connect()
-        return (await c.ping()) === 'PONG'
+        await c.ping() // resolves only with PONG: an error reply or no answer rejects
+        return true
       } finally {
         c.disconnect()
       }

@@ -24,11 +24,14 @@ export interface SupervisorOptions {
   readonly cluster: string
 }
 
-/** Where the supervisor writes: replica output lines, its own notes, and the "ready" report. */
+/**
+ * Where the supervisor writes: replica output lines, its own notes, and the "ready" report. Plain
+ * callbacks, handed on detached (to each ChildReplica, to the replica watcher).
+ */
 export interface SupervisorOutput {
-  stdout(line: string): void
-  stderr(line: string): void
-  ready(report: ClusterReport): void
+  readonly stdout: (line: string) => void
+  readonly stderr: (line: string) => void
+  readonly ready: (report: ClusterReport) => void
 }
 
 /** What the supervisor tells the user once every replica serves. */
@@ -68,9 +71,9 @@ export async function superviseCluster(opts: SupervisorOptions, out: SupervisorO
   process.once('exit', killOnExit)
   try {
     broker = await chooseBroker(opts.explicitRedisUrl, out.stderr)
-    if (stop.requested) return
+    if (stop.isRequested()) return
     await startReplicas(opts, broker, replicas, out, stop)
-    if (stop.requested) return
+    if (stop.isRequested()) return
     out.ready(report(opts, broker, replicas))
     await Promise.race([stop.wait, watchReplicas(replicas, out.stderr)])
   } finally {
@@ -108,7 +111,7 @@ async function startReplicas(opts: SupervisorOptions, broker: Broker, replicas: 
 async function waitUntilServing(client: KvClient, replicas: readonly ChildReplica[], stop: StopSignal): Promise<void> {
   const deadline = Date.now() + STARTUP_DEADLINE_MS
   let waiting = replicas.map((r) => r.spec.id)
-  while (!stop.requested) {
+  while (!stop.isRequested()) {
     const dead = replicas.find((r) => !r.running)
     if (dead) {
       throw new KvError('UNAVAILABLE', `replica ${dead.spec.id} exited during startup (${await dead.exited}); see its output above`)
@@ -120,7 +123,7 @@ async function waitUntilServing(client: KvClient, replicas: readonly ChildReplic
     if (Date.now() > deadline) break
     await Promise.race([delay(POLL_INTERVAL_MS), stop.wait])
   }
-  if (stop.requested) return
+  if (stop.isRequested()) return
   throw new KvError('UNAVAILABLE', `replicas ${waiting.join(', ')} did not start serving within ${STARTUP_DEADLINE_MS / 1000} s; see their output above`)
 }
 
@@ -148,12 +151,20 @@ function report(opts: SupervisorOptions, broker: Broker, replicas: readonly Chil
 
 /** SIGINT/SIGTERM: the first asks for a clean stop, a second one forces it. */
 class StopSignal {
-  requested = false
+  private requested = false
   readonly wait: Promise<void>
   private resolve!: () => void
 
   constructor() {
     this.wait = new Promise((resolve) => (this.resolve = resolve))
+  }
+
+  /**
+   * Whether a stop was asked for. A signal handler sets it between any two awaits, so this is a
+   * method: TypeScript would keep a field narrowed to false across an await.
+   */
+  isRequested(): boolean {
+    return this.requested
   }
 
   /** Installs the handlers; returns a function that removes them. */

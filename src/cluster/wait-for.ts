@@ -21,9 +21,13 @@ export async function waitFor<T>(
       lastError = error
     }
     if (Date.now() > deadline) {
-      const detail = lastError ? `: ${(lastError as Error).message ?? lastError}` : ''
+      const detail = lastError ? `: ${messageOf(lastError)}` : ''
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`)
     }
     await new Promise((r) => setTimeout(r, intervalMs))
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }

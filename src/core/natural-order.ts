@@ -6,9 +6,9 @@
 export function compareNatural(a: string, b: string): number {
   const partsA = a.match(/\d+|\D+/g) ?? []
   const partsB = b.match(/\d+|\D+/g) ?? []
-  for (let i = 0; i < Math.min(partsA.length, partsB.length); i++) {
-    const x = partsA[i]
+  for (const [i, x] of partsA.entries()) {
     const y = partsB[i]
+    if (y === undefined) break // b ran out of parts, all equal so far: the shorter sorts first (below)
     if (x === y) continue
     const numeric = /^\d/.test(x) && /^\d/.test(y)
     if (numeric) {

@@ -3,6 +3,7 @@
  * date incrementally (a bucket's digest is the XOR of its keys' hashes, so a change costs O(1)).
  */
 import {hashString, hashToBucket, xorHex} from '../core/hash.js'
+import {outOfRange} from '../core/invariant.js'
 import {canonicalSiblings, isFound} from './siblings.js'
 import type {Siblings} from './types.js'
 
@@ -34,7 +35,8 @@ export class KeyStore {
     const bucket = hashToBucket(key, this.buckets)
     const oldHash = this.hashes.get(key)
     const newHash = hashString(key + '\u0000' + canonicalSiblings(siblings))
-    this.digests[bucket] = xorHex(xorHex(this.digests[bucket], oldHash ?? ZERO), newHash)
+    const digest = this.digests[bucket] ?? outOfRange(bucket) // one digest per bucket
+    this.digests[bucket] = xorHex(xorHex(digest, oldHash ?? ZERO), newHash)
     this.data.set(key, siblings)
     this.hashes.set(key, newHash)
   }

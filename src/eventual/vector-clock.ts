@@ -91,7 +91,7 @@ export function covers(c: Clock, dot: Dot): boolean {
 
 /** c ⊔ {dot.node: dot.counter}: the user-facing clock of a version whose context is `c`. */
 export function clockWith(c: Clock, dot: Dot): Clock {
-  return mergeClocks(c, {[dot.node]: dot.counter} as Clock)
+  return mergeClocks(c, {[dot.node]: dot.counter})
 }
 
 /**
@@ -107,7 +107,7 @@ export function clockToCanonicalJson(c: Clock): string {
 /** An object whose own properties are all plain enumerable data properties (as JSON.parse makes). */
 export function isPlainRecord(x: unknown): x is Record<string, unknown> {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return false
-  const proto = Object.getPrototypeOf(x)
+  const proto: unknown = Object.getPrototypeOf(x)
   if (proto !== Object.prototype && proto !== null) return false
   for (const key of Reflect.ownKeys(x)) {
     if (typeof key !== 'string') return false

@@ -31,7 +31,7 @@ export function readReply(
     node,
     found,
     conflict: false,
-    values: found ? [{value: state.value as string, version: {term: state.version.term, index: state.version.index}}] : [],
+    values: found ? [{value: state.value, version: {term: state.version.term, index: state.version.index}}] : [],
     context: quorumContext(state ? state.version : null),
     replicas,
   }

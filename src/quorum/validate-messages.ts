@@ -7,6 +7,7 @@ import {isErrorCode} from '../core/errors.js'
 import {LIMITS, utf8Bytes} from '../core/limits.js'
 import {isId, isKey, isRecord, isToken} from '../core/guards.js'
 import type {QuorumPeerMessage} from './messages.js'
+import type {LogEntry} from './types.js'
 
 /** Entries in one APPEND and keys in one INSTALL_SNAPSHOT chunk, whatever the sender's settings. */
 const ENTRIES_PER_MESSAGE_MAX = LIMITS.batchEntriesMax * 4
@@ -29,7 +30,7 @@ function isKeyVersion(x: unknown): boolean {
   return isRecord(x) && isValue(x.value) && isVersion(x.version)
 }
 
-function isEntry(x: unknown): boolean {
+function isEntry(x: unknown): x is LogEntry {
   if (!isRecord(x) || !isCount(x.term) || !isCount(x.index) || x.index < 1) return false
   return x.cmd === null || (isRecord(x.cmd) && isKey(x.cmd.key) && isValue(x.cmd.value))
 }
@@ -37,7 +38,13 @@ function isEntry(x: unknown): boolean {
 /** Entries must be consecutive and never go down in term, or Log Matching means nothing. */
 function isEntryRun(x: unknown, prevIndex: number): boolean {
   if (!Array.isArray(x) || x.length > ENTRIES_PER_MESSAGE_MAX || !x.every(isEntry)) return false
-  return x.every((e, i) => e.index === prevIndex + 1 + i && (i === 0 || e.term >= x[i - 1].term))
+  let expectedIndex = prevIndex + 1
+  let lastTerm = 0
+  for (const e of x) {
+    if (e.index !== expectedIndex++ || e.term < lastTerm) return false
+    lastTerm = e.term
+  }
+  return true
 }
 
 function isKeyChunk(x: unknown): boolean {

@@ -81,8 +81,8 @@ export class DurableStore<S, R> {
       const lockWarnings = await acquireLock(abs)
       try {
         const markerPath = join(abs, MARKER_FILE)
-        const marker = await readFile(markerPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'ENOENT') return null
+        const marker = await readFile(markerPath, 'utf8').catch((e: unknown) => {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
           throw e
         })
         const snapshot = await readSnapshot<S>(join(abs, SNAPSHOT_FILE))

@@ -42,7 +42,8 @@ export interface DecodedLog<R> {
 
 /** Encodes one record with its sequence number. Throws on undefined and on records over RECORD_BYTES_MAX. */
 export function encodeFrame(seq: number, record: unknown): Buffer {
-  const json = JSON.stringify(record)
+  // lib.d.ts says string, but undefined (and functions, symbols) stringify to undefined.
+  const json = JSON.stringify(record) as string | undefined
   if (json === undefined) throw new TypeError('a log record must be a JSON value, not undefined')
   const payload = Buffer.from(json, 'utf8')
   if (payload.length > RECORD_BYTES_MAX) {

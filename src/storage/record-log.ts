@@ -197,7 +197,8 @@ export class RecordLog<R> {
     try {
       await op.beforeTruncate?.()
     } catch (e) {
-      return void op.waiter.reject(e)
+      op.waiter.reject(e)
+      return
     }
     await settle([op.waiter], this.guard(async () => {
       await this.fh.truncate(0)
