@@ -23,8 +23,8 @@ interface Run {
 
 /** Runs the CLI with a clean environment (no broker or cluster variables leak in from the shell). */
 function kv(args: string[], stdin?: Buffer): Promise<Run> {
-  const env = {...process.env}
-  for (const name of ['KV_REDIS_URL', 'REDIS_URL', 'KV_CLUSTER']) delete env[name]
+  const leaky = new Set(['KV_REDIS_URL', 'REDIS_URL', 'KV_CLUSTER'])
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !leaky.has(name)))
   const started = Date.now()
   return new Promise((done) => {
     const child = execFile(process.execPath, [RUN_JS, ...args], {cwd: ROOT, env, timeout: 30_000}, (error, stdout, stderr) => {
@@ -40,7 +40,7 @@ function kv(args: string[], stdin?: Buffer): Promise<Run> {
 function json(run: Run): {error?: {code: string; message: string}} & Record<string, unknown> {
   const lines = run.stdout.trim().split('\n')
   expect(lines, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).to.have.length(1)
-  return JSON.parse(lines[0]) as never
+  return JSON.parse(lines[0] as string) as never
 }
 
 describe('CLI errors (real binary)', function () {
@@ -108,7 +108,11 @@ describe('CLI errors (real binary)', function () {
   })
 
   describe('against a private redis-server', () => {
-    let redis: TestRedis
+    let redis: TestRedis | undefined
+    const redisUrl = (): string => {
+      if (!redis) throw new Error('the broker did not start')
+      return redis.url
+    }
 
     before(async function () {
       this.timeout(30_000)
@@ -120,7 +124,7 @@ describe('CLI errors (real binary)', function () {
     })
 
     it('reports a named replica that is not alive as UNAVAILABLE, exit 1, at once', async () => {
-      const run = await kv(['put', 'k', 'v', '--node', 'nope', '--json', '--redis', redis.url, '--cluster', `cli-errors-${process.pid}`])
+      const run = await kv(['put', 'k', 'v', '--node', 'nope', '--json', '--redis', redisUrl(), '--cluster', `cli-errors-${process.pid}`])
       expect(run.code).to.equal(1)
       const {error} = json(run)
       expect(error?.code).to.equal('UNAVAILABLE')
@@ -129,14 +133,14 @@ describe('CLI errors (real binary)', function () {
     })
 
     it('reports a cluster with no live replica as UNAVAILABLE for a read without --node', async () => {
-      const run = await kv(['read', 'k', '--json', '--redis', redis.url, '--cluster', `cli-errors-empty-${process.pid}`])
+      const run = await kv(['read', 'k', '--json', '--redis', redisUrl(), '--cluster', `cli-errors-empty-${process.pid}`])
       expect(run.code).to.equal(1)
       expect(json(run).error).to.include({code: 'UNAVAILABLE'})
       expect(run.ms).to.be.below(4000)
     })
 
     it('prints the status of a cluster nobody registered in as JSON, exit 0', async () => {
-      const run = await kv(['status', '--json', '--redis', redis.url, '--cluster', `cli-errors-none-${process.pid}`])
+      const run = await kv(['status', '--json', '--redis', redisUrl(), '--cluster', `cli-errors-none-${process.pid}`])
       expect(run.code).to.equal(0)
       expect(json(run)).to.deep.equal({cluster: `cli-errors-none-${process.pid}`, mode: null, leader: null, nodes: []})
     })

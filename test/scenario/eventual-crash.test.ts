@@ -80,7 +80,7 @@ describe('eventual mode: a replica killed mid-stream keeps every acknowledged wr
     for (let i = 0; i < acked.length; i += 50) {
       await Promise.all(acked.slice(i, i + 50).map(async (a) => {
         const r = await readLocal(client, 'n1', a.key)
-        if (!r.found || r.values.length !== 1 || r.values[0].value !== a.value) missing.push(a.key)
+        if (!r.found || r.values.length !== 1 || r.values[0]?.value !== a.value) missing.push(a.key)
         else expectValues(r, [{value: a.value, clock: a.clock}], `n1 ${a.key}`)
       }))
     }

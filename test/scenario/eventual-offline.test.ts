@@ -18,7 +18,7 @@ import {FIVE, expectValues, readLocal, useScenario, waitConverged, type ValueAnd
  * Writes while `victim` is down, through the other replicas. Each first update of a key uses a --w
  * of every live replica so that the second update's coordinator has surely seen it (no siblings).
  */
-async function updateWhileDown(client: KvClient, live: string[]): Promise<Map<string, ValueAndClock>> {
+async function updateWhileDown(client: KvClient, live: readonly [string, string, string, string]): Promise<Map<string, ValueAndClock>> {
   const w = live.length
   const put = async (key: string, value: string, node: string) => (await client.put(key, value, {node, w})) as PutResultEventual
   const expected = new Map<string, ValueAndClock>()

@@ -50,7 +50,7 @@ describe('quorum mode (real processes)', function () {
     for (const id of IDS) {
       const r = await c.read('greeting', {node: id})
       expect(r.values.map((v) => v.value), id).to.deep.equal(['hello'])
-      expect(r.values[0].version).to.deep.equal(put.version)
+      expect(r.values.map((v) => v.version), id).to.deep.equal([put.version])
     }
     for (const id of ['n3', 'n4', 'n5']) await cluster.kill(id)
     // n1/n2 must notice the majority is gone before they can promise NO_QUORUM.

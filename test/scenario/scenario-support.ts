@@ -138,7 +138,8 @@ export async function expectKvError(promise: Promise<unknown>, code: string, wha
     expect((error as KvError).code, `${what}: ${(error as Error).message}`).to.equal(code)
     return error as KvError
   }
-  throw new Error(`${what} should have failed with ${code} but succeeded: ${JSON.stringify(result)?.slice(0, 300)}`)
+  const shown = JSON.stringify(result) as string | undefined // undefined for undefined, whatever lib.d.ts says
+  throw new Error(`${what} should have failed with ${code} but succeeded: ${shown?.slice(0, 300)}`)
 }
 
 /** Keys per replica as `kv status` reports them (only alive replicas). */

@@ -87,7 +87,7 @@ class FakeBroker implements ClientBroker {
     this.lostHandler(new KvError('REDIS_UNAVAILABLE', 'lost the broker at redis://fake'))
   }
 
-  async publish(channel: string, message: string): Promise<number> {
+  publish(channel: string, message: string): Promise<number> {
     this.published.push({channel, message})
     this.log.push(`publish ${channel}`)
     const replicas = this.subscribers.get(channel) ?? []
@@ -95,7 +95,7 @@ class FakeBroker implements ClientBroker {
     for (const replica of replicas) {
       setImmediate(() => replica(parsed, (body) => this.deliver(parsed.replyTo, JSON.stringify(body))))
     }
-    return replicas.length
+    return Promise.resolve(replicas.length)
   }
 
   async subscribe(): Promise<void> {}
@@ -107,22 +107,24 @@ class FakeBroker implements ClientBroker {
     this.lostHandler = handler
   }
 
-  async exists(key: string): Promise<boolean> {
-    return this.keys.has(key)
+  exists(key: string): Promise<boolean> {
+    return Promise.resolve(this.keys.has(key))
   }
 
-  async hgetall(key: string): Promise<Record<string, string>> {
-    return this.hashes.get(key) ?? {}
+  hgetall(key: string): Promise<Record<string, string>> {
+    return Promise.resolve(this.hashes.get(key) ?? {})
   }
 
-  async set(key: string, value: string): Promise<void> {
+  set(key: string, value: string): Promise<void> {
     this.log.push(`set ${key}`)
     this.keys.set(key, value)
+    return Promise.resolve()
   }
 
-  async del(key: string): Promise<void> {
+  del(key: string): Promise<void> {
     this.log.push(`del ${key}`)
     this.keys.delete(key)
+    return Promise.resolve()
   }
 
   async close(): Promise<void> {}
@@ -235,7 +237,7 @@ describe('KvClient over an in-memory broker', () => {
     await client.delete('k', {node: 'n1'})
     expect(seen[0]).to.include({type: 'client.put', key: 'k', value: 'v', w: 'quorum', context: 'tok', timeoutMs: 150})
     expect(seen[1]).to.include({type: 'client.put', key: 'k', value: null, timeoutMs: 200})
-    expect(seen[0].id).to.not.equal(seen[1].id)
+    expect(seen[0]?.id).to.not.equal(seen[1]?.id)
   })
 
   it('matches replies by id, ignoring garbage, unknown ids and malformed replies on the reply channel', async () => {

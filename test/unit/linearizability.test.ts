@@ -57,7 +57,7 @@ function expectOk(history: readonly HistoryOp[]): void {
 function expectViolation(history: readonly HistoryOp[]): string[] {
   const v = checkLinearizable(history)
   expect(v.verdict).to.equal('violation')
-  expect(v.problems).to.not.be.empty
+  expect(v.problems).to.not.have.lengthOf(0)
   return [...v.problems]
 }
 

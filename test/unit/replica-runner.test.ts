@@ -67,11 +67,23 @@ class ManualDisk implements DiskPort<Rec, string> {
   recordsSinceSnapshot = 0
   append(records: readonly Rec[], onDurable: () => void): void {
     this.ops.push(`append ${records.join(',')}`)
-    this.queue.push({what: 'append', done: () => ((this.recordsSinceSnapshot += records.length), onDurable())})
+    this.queue.push({
+      what: 'append',
+      done: () => {
+        this.recordsSinceSnapshot += records.length
+        onDurable()
+      },
+    })
   }
   compact(state: string, onDone: () => void): void {
     this.ops.push(`compact ${state}`)
-    this.queue.push({what: 'compact', done: () => ((this.recordsSinceSnapshot = 0), onDone())})
+    this.queue.push({
+      what: 'compact',
+      done: () => {
+        this.recordsSinceSnapshot = 0
+        onDone()
+      },
+    })
   }
   markRecovered(onDone: () => void): void {
     this.ops.push('mark')

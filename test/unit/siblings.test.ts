@@ -197,7 +197,7 @@ describe('siblings: no sibling explosion', () => {
       const run = play(cmds)
       const dots = run.writes.map(dotKey)
       expect(new Set(dots).size, 'dots are never reused').to.equal(dots.length)
-      const end = run.states.reduce((acc, s) => mergeSiblings(acc, s), [] as Siblings)
+      const end = run.states.reduce<Siblings>((acc, s) => mergeSiblings(acc, s), [])
       const alive = run.writes.filter((w) => !run.writes.some((o) => supersedes(o, w)))
       expect(end).to.have.length(alive.length)
       expect(end.map(dotKey).sort()).to.deep.equal(alive.map(dotKey).sort())

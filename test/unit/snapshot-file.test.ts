@@ -121,7 +121,7 @@ describe('snapshot file', () => {
 
 function flip(b: Buffer, at: number): Buffer {
   const copy = Buffer.from(b)
-  copy[at] ^= 0x20
+  copy.writeUInt8(copy.readUInt8(at) ^ 0x20, at) // readUInt8 throws past the end
   return copy
 }
 

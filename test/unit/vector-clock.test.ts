@@ -28,7 +28,7 @@ const RUNS = {numRuns: 200}
 /** Clocks over n1..n4 with counters 0..4 (zeros dropped, as stored clocks have none). */
 const clockArb: fc.Arbitrary<Clock> = fc
   .tuple(fc.nat(4), fc.nat(4), fc.nat(4), fc.nat(4))
-  .map((ns) => Object.fromEntries(IDS.map((id, i) => [id, ns[i] as number]).filter(([, n]) => n !== 0)))
+  .map((ns) => Object.fromEntries(IDS.map((id, i): [string, number] => [id, ns[i] as number]).filter(([, n]) => n !== 0)))
 
 const mirror: Record<ClockOrder, ClockOrder> = {before: 'after', after: 'before', equal: 'equal', concurrent: 'concurrent'}
 
