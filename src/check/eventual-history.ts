@@ -6,15 +6,37 @@
  * Eventual mode promises neither read-your-writes at another replica nor monotonic reads, so those
  * are deliberately not checked.
  *
- * Dots are recovered from clocks: a version coordinated by n has clock ctx ⊔ {n: counter} with
- * ctx[n] < counter, so its dot is (n, clock[n]) where n is the replica its put was sent to.
+ * "No acknowledged write is lost" has one exception, the meaning of --w: a write acknowledged with
+ * w = k is durable on only k replicas (its coordinator and k-1 others) until it replicates further.
+ * When disk faults (DiskLoss: a wiped data directory, a corrupted log or snapshot) hit at least k
+ * distinct replicas, its coordinator among them, after the write was acknowledged, losing it on every
+ * replica is allowed: it is counted (stats.lostAllowed) and noted, not a problem. Everything else
+ * stays a violation: such a write missing on only some replicas, two writes acknowledged with one dot
+ * (a replica that lost data and reuses its counters), any loss without enough disk faults.
+ *
+ * Dots are recovered from clocks: a version coordinated by replica n has clock ctx ⊔ {a: counter}
+ * with ctx[a] < counter, where a is n's actor: n itself or, after n lost data, a later incarnation
+ * `<n>.<tag>` (eventual/actor.ts). See DotReader for how a is told from the clock.
  */
+import {isActorOf} from '../eventual/actor.js'
 import type {Clock, Dot} from '../eventual/types.js'
 import {clockGet, clockToCanonicalJson, compareClocks, covers} from '../eventual/vector-clock.js'
-import type {FinalStates, HistoryOp, ObservedKeyState, ReadItem, Verdict} from './history.js'
+import type {DiskLoss, FinalStates, HistoryOp, ObservedKeyState, ReadItem, Verdict} from './history.js'
 
 /** Most problems spelt out in a verdict; all of them are counted in stats.problems. */
 export const PROBLEMS_LISTED_MAX = 20
+
+/** Op ids named in a note about allowed losses before "…". */
+const NOTE_OPS_MAX = 10
+
+/** What checkEventual knows about the run besides its history and final states. */
+export interface EventualCheckOptions {
+  /**
+   * Every disk fault of the run (wipe, corrupt), with its time on the history's clock. Without them
+   * (or for writes that carry no `w`) no lost acknowledged write is excused.
+   */
+  readonly diskLosses?: readonly DiskLoss[]
+}
 
 const EMPTY_STATE: ObservedKeyState = {values: [], context: {}}
 
@@ -30,36 +52,47 @@ class Problems {
 }
 
 /** Judges one eventual run; see the file header for what is and is not promised. */
-export function checkEventual(history: readonly HistoryOp[], finals: FinalStates): Verdict {
+export function checkEventual(history: readonly HistoryOp[], finals: FinalStates, options: EventualCheckOptions = {}): Verdict {
   const problems = new Problems()
   const replicas = [...finals.keys()].sort()
   const keys = allKeys(history, finals)
   const puts = indexPuts(history, problems)
+  const dots = new DotReader(history)
 
   checkClocksWellFormed(history, finals, problems)
   checkConvergence(finals, replicas, keys, problems)
-  const ackedWrites = checkNoLostWrites(history, finals, replicas, problems)
+  const writes = checkNoLostWrites({history, finals, replicas, dots, diskLosses: options.diskLosses ?? []}, problems)
+  const common = {puts, dots, ackedByDot: writes.byDot, reusedReported: new Set<string>()}
   for (const op of history) {
     if (op.kind !== 'read' || op.status !== 'ok') continue
     if (op.read === undefined) {
       problems.add(`malformed history: read op#${op.id} of key ${show(op.key)} is ok but carries no result`)
       continue
     }
-    checkSiblingSet({where: `read op#${op.id} at ${op.node ?? '?'}`, key: op.key, items: op.read, puts, readCompleted: op.complete}, problems)
+    checkSiblingSet({...common, where: `read op#${op.id} at ${op.node ?? '?'}`, key: op.key, items: op.read, readCompleted: op.complete}, problems)
   }
   for (const replica of replicas) {
     for (const [key, state] of finals.get(replica) ?? []) {
-      checkSiblingSet({where: `replica ${replica}'s final state`, key, items: state.values, puts, readCompleted: null}, problems)
+      checkSiblingSet({...common, where: `replica ${replica}'s final state`, key, items: state.values, readCompleted: null}, problems)
       checkContextCoversSiblings(replica, key, state, problems)
     }
   }
 
   const listed = [...problems.listed]
   if (problems.count > listed.length) listed.push(`… and ${problems.count - listed.length} more problems (not listed)`)
+  const notes = allowedLossNotes(writes.allowedLosses)
   return {
     verdict: problems.count > 0 ? 'violation' : 'ok',
     problems: listed,
-    stats: {ops: history.length, ackedWrites, keys: keys.length, replicas: replicas.length, problems: problems.count},
+    stats: {
+      ops: history.length,
+      ackedWrites: writes.acked,
+      lostAllowed: writes.allowedLosses.length,
+      keys: keys.length,
+      replicas: replicas.length,
+      problems: problems.count,
+    },
+    ...(notes.length > 0 ? {notes} : {}),
   }
 }
 
@@ -85,6 +118,64 @@ function indexPuts(history: readonly HistoryOp[], problems: Problems): Map<strin
 
 function stateOf(finals: FinalStates, replica: string, key: string): ObservedKeyState {
   return finals.get(replica)?.get(key) ?? EMPTY_STATE
+}
+
+/**
+ * Tells a version's dot from its clock and the replica that coordinated it. The clock holds the
+ * dot's actor (the coordinator's actor at the time) and may hold, from the context the write was
+ * made with, entries of the coordinator's earlier incarnations; the dot belongs to the newest one.
+ * The bare id is the oldest incarnation (a replica is only given a tag after it lost data), and
+ * later incarnations, which never overlap in time, are ordered by when the history first mentions
+ * them: a clock in an op that completed (a read's items or a write's acknowledged clock). Two
+ * incarnations first mentioned by the same op cannot be ordered: the dot is then unknown.
+ */
+class DotReader {
+  /** actor → the earliest time an op's clock mentions it, and that op. */
+  private readonly firstMention = new Map<string, {readonly at: number; readonly op: number}>()
+
+  constructor(history: readonly HistoryOp[]) {
+    for (const op of history) {
+      const at = op.complete ?? op.invoke
+      for (const clock of [op.clock, ...(op.read ?? []).map((i) => i.clock)]) {
+        if (!isCounterClock(clock)) continue // malformed ones are reported by rule 0
+        for (const actor of Object.keys(clock as Clock)) {
+          const seen = this.firstMention.get(actor)
+          if (seen === undefined || at < seen.at || (at === seen.at && op.id < seen.op)) this.firstMention.set(actor, {at, op: op.id})
+        }
+      }
+    }
+  }
+
+  /** The dot of a version with `clock` coordinated by `node`, or why it cannot be told. */
+  of(node: string, clock: Clock): {dot: Dot} | {why: string} {
+    const actors = Object.keys(clock).filter((a) => isActorOf(a, node) && clockGet(clock, a) > 0)
+    if (actors.length === 0) return {why: `has no entry for ${node} or a later incarnation of it`}
+    const tagged = actors.filter((a) => a !== node)
+    const newest = tagged.length === 0 ? [node] : this.newestOf(tagged)
+    if (newest.length > 1) {
+      return {why: `holds entries of incarnations ${newest.join(', ')} of ${node} that the history first mentions in one op, so which of them is its dot is unknown`}
+    }
+    const actor = newest[0] as string
+    return {dot: {node: actor, counter: clockGet(clock, actor)}}
+  }
+
+  /** The actors first mentioned last (several only on a tie). */
+  private newestOf(actors: readonly string[]): string[] {
+    const rank = (a: string) => this.firstMention.get(a) ?? {at: Number.POSITIVE_INFINITY, op: Number.POSITIVE_INFINITY}
+    let best: string[] = []
+    for (const a of actors) {
+      const first = best[0]
+      if (first === undefined) {
+        best = [a]
+        continue
+      }
+      const ra = rank(a)
+      const rb = rank(first)
+      if (ra.at > rb.at || (ra.at === rb.at && ra.op > rb.op)) best = [a]
+      else if (ra.at === rb.at && ra.op === rb.op) best.push(a)
+    }
+    return best.sort()
+  }
 }
 
 // ---- rule 0: well-formed clocks (so that clock maths below means something) --------------------
@@ -133,9 +224,39 @@ function checkConvergence(finals: FinalStates, replicas: readonly string[], keys
 
 // ---- rule 2: no lost acknowledged write ---------------------------------------------------------
 
-/** Every ok put/delete's dot is covered by its key's final context on every replica. Returns the count. */
-function checkNoLostWrites(history: readonly HistoryOp[], finals: FinalStates, replicas: readonly string[], problems: Problems): number {
+interface WritesInput {
+  readonly history: readonly HistoryOp[]
+  readonly finals: FinalStates
+  readonly replicas: readonly string[]
+  readonly dots: DotReader
+  readonly diskLosses: readonly DiskLoss[]
+}
+
+/** An acknowledged write gone from every replica, as its --w allows after the disk faults that followed it. */
+interface AllowedLoss {
+  readonly op: HistoryOp
+  readonly w: number
+}
+
+interface WritesChecked {
+  readonly acked: number
+  /** key + dot → the acknowledged write that carries it (the first one, if a dot was reused). */
+  readonly byDot: ReadonlyMap<string, HistoryOp>
+  readonly allowedLosses: readonly AllowedLoss[]
+}
+
+function dotKeyOf(key: string, dot: Dot): string {
+  return `${key}\u0000${dot.node}\u0000${dot.counter}`
+}
+
+/**
+ * Every ok put/delete's dot is covered by its key's final context on every replica, unless its loss
+ * is allowed (lossAllowed). Two acknowledged writes of one key with one dot are always a violation.
+ */
+function checkNoLostWrites(input: WritesInput, problems: Problems): WritesChecked {
+  const {history, finals, replicas, dots, diskLosses} = input
   let acked = 0
+  const allowedLosses: AllowedLoss[] = []
   // A dot names one write of one key: two acknowledged writes with one dot mean a replica reused it
   // (it lost state it had acknowledged), and the final state can then only keep one of them.
   const byDot = new Map<string, HistoryOp>()
@@ -148,21 +269,67 @@ function checkNoLostWrites(history: readonly HistoryOp[], finals: FinalStates, r
       problems.add(`malformed history: ${what} is ok but carries no ${missing}, so its dot is unknown`)
       continue
     }
-    const dot: Dot = {node: op.node, counter: clockGet(op.clock, op.node)}
-    if (dot.counter === 0) {
-      problems.add(`malformed history: ${what} was acknowledged by ${op.node} with clock ${clockToCanonicalJson(op.clock)}, which has no entry for ${op.node}`)
+    if (!isCounterClock(op.clock)) continue // reported by rule 0
+    const found = dots.of(op.node, op.clock)
+    if ('why' in found) {
+      problems.add(`malformed history: ${what} was acknowledged by ${op.node} with clock ${clockToCanonicalJson(op.clock)}, which ${found.why}`)
       continue
     }
-    const dotKey = `${op.key}\u0000${dot.node}\u0000${dot.counter}`
+    const {dot} = found
+    const dotKey = dotKeyOf(op.key, dot)
     const twin = byDot.get(dotKey)
     if (twin) problems.add(`key ${show(op.key)}: ${describeWrite(twin)} and ${describeWrite(op)} were both acknowledged with dot ${showDot(dot)}: a replica reused a dot, so one of them is lost`)
-    byDot.set(dotKey, op)
+    else byDot.set(dotKey, op)
     const lostOn = replicas.filter((r) => !covers(stateOf(finals, r, op.key).context, dot))
-    if (lostOn.length > 0) {
-      problems.add(`key ${show(op.key)}: acknowledged ${what} (dot ${showDot(dot)}) is lost on ${lostOn.join(', ')}: the final context does not cover its dot, so it is neither kept nor superseded`)
+    if (lostOn.length === 0) continue
+    const w = lostOn.length === replicas.length ? lossAllowed(op, op.node, diskLosses) : undefined
+    if (w !== undefined) {
+      allowedLosses.push({op, w})
+      continue
     }
+    problems.add(`key ${show(op.key)}: acknowledged ${what} (dot ${showDot(dot)}) is lost on ${lostOn.join(', ')}: the final context does not cover its dot, so it is neither kept nor superseded${whyNotAllowed(op, op.node, diskLosses, lostOn.length === replicas.length)}`)
   }
-  return acked
+  return {acked, byDot, allowedLosses}
+}
+
+/** The distinct replicas a disk fault hit strictly after `complete`. */
+function hitAfter(complete: number, diskLosses: readonly DiskLoss[]): Set<string> {
+  return new Set(diskLosses.filter((l) => l.at > complete).map((l) => l.replica))
+}
+
+/**
+ * The write's w if losing it everywhere is what its --w allows: it was acknowledged as durable on w
+ * replicas (always its coordinator among them), and after that acknowledgement disk faults hit at
+ * least w distinct replicas, the coordinator one of them. Otherwise undefined.
+ */
+function lossAllowed(op: HistoryOp, coordinator: string, diskLosses: readonly DiskLoss[]): number | undefined {
+  const w = op.w
+  if (w === undefined || !Number.isSafeInteger(w) || w < 1 || op.complete === null) return undefined
+  const hit = hitAfter(op.complete, diskLosses)
+  return hit.size >= w && hit.has(coordinator) ? w : undefined
+}
+
+/** Why a loss was not excused, when disk faults or --w could have made it look allowed. */
+function whyNotAllowed(op: HistoryOp, coordinator: string, diskLosses: readonly DiskLoss[], everywhere: boolean): string {
+  if (diskLosses.length === 0) return ''
+  if (!everywhere) return ' (it survives elsewhere, so this is not a loss its --w allows)'
+  if (op.w === undefined || op.complete === null) return ' (its w is not recorded, so its loss is never excused)'
+  const hit = [...hitAfter(op.complete, diskLosses)].sort()
+  if (hit.length === 0) return ` (w=${op.w}; disk faults after its acknowledgement hit no replica)`
+  return ` (w=${op.w}; disk faults after its acknowledgement hit ${hit.join(', ')}${hit.includes(coordinator) ? '' : `, not its coordinator ${coordinator}`})`
+}
+
+/** "3 acknowledged w=1 writes lost with a wiped/corrupted coordinator (allowed): op#…", one line per w. */
+function allowedLossNotes(losses: readonly AllowedLoss[]): string[] {
+  const byW = new Map<number, HistoryOp[]>()
+  for (const {op, w} of losses) byW.set(w, [...(byW.get(w) ?? []), op])
+  return [...byW].sort((a, b) => a[0] - b[0]).map(([w, ops]) => {
+    const plural = ops.length === 1 ? 'write' : 'writes'
+    const others = w === 1 ? '' : ` and ${w - 1} more wiped/corrupted ${w === 2 ? 'replica' : 'replicas'}`
+    const ids = ops.slice(0, NOTE_OPS_MAX).map((op) => `op#${op.id}`).join(', ')
+    const more = ops.length > NOTE_OPS_MAX ? `, … (${ops.length - NOTE_OPS_MAX} more)` : ''
+    return `${ops.length} acknowledged w=${w} ${plural} lost with a wiped/corrupted coordinator${others} (allowed): ${ids}${more}`
+  })
 }
 
 // ---- rules 3 and 4: one sibling set (a final state or a read result) ------------------------------
@@ -173,6 +340,11 @@ interface SiblingSet {
   readonly key: string
   readonly items: readonly ReadItem[]
   readonly puts: ReadonlyMap<string, HistoryOp>
+  readonly dots: DotReader
+  /** key + dot → the acknowledged write with that dot (from rule 2). */
+  readonly ackedByDot: ReadonlyMap<string, HistoryOp>
+  /** Pairs of ops already reported as sharing a dot, so each is reported once. */
+  readonly reusedReported: Set<string>
   /** A read's completion time: a value it returns must have been written by then. null for finals. */
   readonly readCompleted: number | null
 }
@@ -195,7 +367,9 @@ function checkSiblingSet(set: SiblingSet, problems: Problems): void {
     }
     seen.add(item.value)
     checkOrigin(set, item, write, problems)
-    siblings.push({item, write, dot: dotOf(item, write)})
+    const dot = dotOf(set.dots, item, write)
+    if (dot !== undefined && write !== undefined) checkDotNotReused(set, dot, write, problems)
+    siblings.push({item, write, dot})
   }
   for (let i = 0; i < siblings.length; i++) {
     for (let j = i + 1; j < siblings.length; j++) checkPairConcurrent(set, siblings[i] as Sibling, siblings[j] as Sibling, problems)
@@ -228,21 +402,36 @@ function checkOrigin(set: SiblingSet, item: ReadItem, write: HistoryOp | undefin
   }
 }
 
-/** (node, clock[node]) where node is the replica the put was sent to (its coordinator). */
-function dotOf(item: ReadItem, write: HistoryOp | undefined): Dot | undefined {
-  if (item.clock === undefined || write?.node === undefined) return undefined
-  const counter = clockGet(item.clock, write.node)
-  return counter > 0 ? {node: write.node, counter} : undefined
+/** The sibling's dot: its coordinator's actor's entry in its clock (DotReader), when that can be told. */
+function dotOf(dots: DotReader, item: ReadItem, write: HistoryOp | undefined): Dot | undefined {
+  if (item.clock === undefined || write?.node === undefined || !isCounterClock(item.clock)) return undefined
+  const found = dots.of(write.node, item.clock)
+  return 'dot' in found ? found.dot : undefined
+}
+
+/**
+ * A sibling whose dot an acknowledged write of another value carries: the coordinator reused a dot
+ * (rule 2 catches this when both writes were acknowledged; here also when the second one was not).
+ */
+function checkDotNotReused(set: SiblingSet, dot: Dot, write: HistoryOp, problems: Problems): void {
+  if (write.key !== set.key) return
+  const acked = set.ackedByDot.get(dotKeyOf(set.key, dot))
+  if (acked === undefined || acked.id === write.id || write.status === 'ok') return // both acked: rule 2 reported it
+  const pair = `${acked.id}/${write.id}`
+  if (set.reusedReported.has(pair)) return
+  set.reusedReported.add(pair)
+  problems.add(`key ${show(set.key)}: ${set.where} holds ${show(write.value ?? '')} from ${describeWrite(write)} with dot ${showDot(dot)}, the dot acknowledged for ${describeWrite(acked)}: a replica reused a dot`)
 }
 
 /**
  * Rule 3: no sibling supersedes another. In a DVV store b supersedes a exactly when b's ctx covers
- * a's dot. The clock is ctx ⊔ {dot}, so for dots on different replicas b's clock tells b's ctx at
- * a's replica exactly: b supersedes a iff b.clock covers a.dot. Two dots from the same replica are
- * undecidable from clocks, and legitimately ordered: a put at n1 with a stale context (say, read
- * where the key was missing) gets a higher n1 counter than the sibling it did not see, so its clock
- * dominates that sibling's while both are rightly kept. compareClocks alone would flag that case.
- * Equal clocks are always wrong: same replica means same dot, different replicas means supersession.
+ * a's dot. The clock is ctx ⊔ {dot}, so for dots of different actors (replicas, or incarnations of
+ * one replica) b's clock tells b's ctx at a's actor exactly: b supersedes a iff b.clock covers a.dot.
+ * Two dots of the same actor are undecidable from clocks, and legitimately ordered: a put at n1 with
+ * a stale context (say, read where the key was missing) gets a higher n1 counter than the sibling it
+ * did not see, so its clock dominates that sibling's while both are rightly kept. compareClocks alone
+ * would flag that case. Equal clocks are always wrong: same actor means same dot, different actors
+ * means supersession.
  */
 function checkPairConcurrent(set: SiblingSet, a: Sibling, b: Sibling, problems: Problems): void {
   const ca = a.item.clock

@@ -43,8 +43,29 @@ export interface HistoryOp {
   readonly node?: string
   /** read ok: the values seen ([] = not found). */
   readonly read?: readonly ReadItem[]
-  /** eventual put/delete ok: the new version's clock; its dot is (node, clock[node]). */
+  /**
+   * eventual put/delete ok: the new version's clock. Its dot is (actor, clock[actor]) where actor is
+   * `node` itself or, after `node` lost data, a later incarnation `<node>.<tag>` (eventual/actor.ts).
+   */
   readonly clock?: Clock
+  /**
+   * eventual put/delete ok: how many replicas held the write durably when it was acknowledged (at
+   * least its --w). Absent when the recorder does not know: the checker then never excuses its loss.
+   */
+  readonly w?: number
+}
+
+/**
+ * A replica lost what its disk held (its data directory wiped, or a byte of its log or snapshot
+ * corrupted), at `at` on the history's clock: the time it was killed for it, or earlier. Anything it
+ * held durably and had not yet replicated may be gone. The nemesis records these as wipe and corrupt
+ * faults; a simulator with disk faults can pass its own.
+ */
+export interface DiskLoss {
+  readonly replica: string
+  readonly at: number
+  /** What happened, for messages ('wipe', 'corrupt', …). */
+  readonly kind?: string
 }
 
 /**
@@ -67,12 +88,15 @@ export interface Verdict {
   readonly problems: readonly string[]
   /** Counts worth printing (operations checked, keys, states explored, …). */
   readonly stats: Readonly<Record<string, number>>
+  /** Things the guarantees allow but a reader should know (e.g. writes lost as their --w permits); not problems. */
+  readonly notes?: readonly string[]
 }
 
-/** Several verdicts as one: a violation wins, then unknown; problems and stats are concatenated/summed. */
+/** Several verdicts as one: a violation wins, then unknown; problems, notes and stats are concatenated/summed. */
 export function combineVerdicts(vs: readonly Verdict[]): Verdict {
   const verdict = vs.some((v) => v.verdict === 'violation') ? 'violation' : vs.some((v) => v.verdict === 'unknown') ? 'unknown' : 'ok'
   const stats: Record<string, number> = {}
   for (const v of vs) for (const [k, n] of Object.entries(v.stats)) stats[k] = (stats[k] ?? 0) + n
-  return {verdict, problems: vs.flatMap((v) => v.problems), stats}
+  const notes = vs.flatMap((v) => v.notes ?? [])
+  return {verdict, problems: vs.flatMap((v) => v.problems), stats, ...(notes.length > 0 ? {notes} : {})}
 }

@@ -9,6 +9,7 @@ import type {HistoryOp, ReadItem} from '../check/history.js'
 import {KvError} from '../core/errors.js'
 import type {Rng} from '../core/rng.js'
 import type {PutResult, ReadResult, ReplicaCount} from '../core/client-messages.js'
+import {resolveReplicaCount} from '../core/replica-count.js'
 import {delay} from '../cluster/process-helpers.js'
 import type {HistoryRecorder} from './history-recorder.js'
 import {outcomeOfError} from './op-outcome.js'
@@ -72,7 +73,7 @@ export async function runClientWorker(name: string, rng: Rng, conn: Reconnecting
       } else {
         const opts = {node, timeoutMs: ctx.opTimeoutMs, ...(eventual && count !== undefined ? {w: count} : {}), ...(eventual && context ? {context} : {})}
         const result = kind === 'put' ? await client.put(key, value as string, opts) : await client.delete(key, opts)
-        ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', ...writeFields(result)})
+        ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', ...writeFields(result, eventual ? count : undefined, ctx.ids.length)})
       }
     } catch (error) {
       const complete = ctx.recorder.now()
@@ -100,7 +101,15 @@ export function readItems(result: ReadResult, mode: 'eventual' | 'quorum'): Read
   return result.values.map((v) => (mode === 'eventual' && v.clock ? {value: v.value, clock: v.clock} : {value: v.value}))
 }
 
-/** An acknowledged write: the coordinating replica, and in eventual mode the new version's clock. */
-function writeFields(result: PutResult): Pick<HistoryOp, 'node' | 'clock'> {
-  return 'clock' in result ? {node: result.node, clock: result.clock} : {node: result.node}
+/**
+ * An acknowledged write: the coordinating replica, and in eventual mode the new version's clock and
+ * how many replicas held it durably when acknowledged: the reply's `replicas`, and never fewer than
+ * the --w asked for (`w` undefined: the replica's default, 1), so the checker excuses no more losses
+ * than the request allows.
+ */
+export function writeFields(result: PutResult, w: ReplicaCount | undefined, members: number): Pick<HistoryOp, 'node' | 'clock' | 'w'> {
+  if (!('clock' in result)) return {node: result.node}
+  const asked = resolveReplicaCount(w, members, 1)
+  const durable = Math.max(typeof asked === 'number' ? asked : 1, result.replicas ?? 0)
+  return {node: result.node, clock: result.clock, w: durable}
 }

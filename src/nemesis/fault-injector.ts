@@ -6,6 +6,7 @@
  * its time and kept as a FaultRecord for the saved history (what a disk fault did is one of its
  * notes). At the end, healAll() undoes whatever is left.
  */
+import type {DiskLoss} from '../check/history.js'
 import type {KvClient} from '../client/kv-client.js'
 import {KvError} from '../core/errors.js'
 import {invariant} from '../core/invariant.js'
@@ -32,6 +33,21 @@ export interface FaultRecord {
   /** Set when starting it failed (it then did not happen, or only partly). */
   startError?: string
   notes: string[]
+}
+
+/**
+ * The wipe and corrupt faults that happened, as the eventual checker's disk losses: one per replica
+ * hit, at the fault's start (taken just before the kill -9, so no earlier than the loss). A fault
+ * that did not start, or failed to start fully, is left out: its damage may not have been done, and
+ * leaving it out can only excuse fewer lost writes.
+ */
+export function diskLossesOf(records: readonly FaultRecord[]): DiskLoss[] {
+  const losses: DiskLoss[] = []
+  for (const r of records) {
+    if ((r.kind !== 'wipe' && r.kind !== 'corrupt') || r.startedAt === null || r.startError !== undefined) continue
+    for (const replica of r.nodes) losses.push({replica, at: r.startedAt, kind: r.kind})
+  }
+  return losses.sort((a, b) => a.at - b.at)
 }
 
 /** Waits for fault-client calls (partition, heal, status). */

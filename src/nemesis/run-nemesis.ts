@@ -16,7 +16,7 @@ import {LocalCluster, RUN_JS, uniqueCluster} from '../cluster/local-cluster.js'
 import {PrivateRedis} from '../cluster/private-redis.js'
 import {waitFor} from '../cluster/wait-for.js'
 import {runClientWorker} from './client-worker.js'
-import {FaultInjector, type FaultRecord, at} from './fault-injector.js'
+import {FaultInjector, type FaultRecord, at, diskLossesOf} from './fault-injector.js'
 import {type PlannedFault, planFaults} from './fault-plan.js'
 import {collectFinalStates, finalQuorumReads} from './final-state.js'
 import {HistoryRecorder} from './history-recorder.js'
@@ -221,7 +221,8 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
       finalsConverged = collected.converged
       for (const id of collected.unreadable) problems.push(`liveness: replica ${id} could not be read at the end`)
       for (const bad of collected.badContexts) problems.push(`a read returned a context token that does not decode: ${bad}`)
-      verdicts.push(checkEventual(rec.ops, collected.finals))
+      // Writes lost as their --w allows after a wipe or corrupt fault are noted, not violations.
+      verdicts.push(checkEventual(rec.ops, collected.finals, {diskLosses: diskLossesOf(inj.records)}))
     }
     for (const crash of crashes) problems.push(`crash: ${crash}`)
     verdicts.push({verdict: problems.length > 0 ? 'violation' : 'ok', problems, stats: {}})

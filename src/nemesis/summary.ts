@@ -50,6 +50,7 @@ export function formatSummary(report: NemesisReport): string[] {
   const stats = Object.entries(report.verdict.stats).map(([k, v]) => `${k} ${Math.round(v * 100) / 100}`).join(', ')
   lines.push(`verdict: ${report.verdict.verdict.toUpperCase()}${stats ? ` (${stats})` : ''}`)
   for (const p of report.verdict.problems) lines.push(`  - ${p}`)
+  for (const n of report.verdict.notes ?? []) lines.push(`  note: ${n}`)
   if (report.savedTo) lines.push(`history and replica logs saved to ${report.savedTo}`)
   return lines
 }

@@ -6,10 +6,13 @@
  * siblings, writes superseded through a read context, deletes, a timed-out write that took effect,
  * and a stale-context write whose clock dominates a sibling it rightly keeps. Each rejected run
  * breaks one rule and the test asserts on the problem text naming that rule, key and operation.
+ * The last part covers disk faults: a write lost as its --w allows (w=k, k replicas wiped or
+ * corrupted after its acknowledgement, its coordinator among them) is noted, every other loss and
+ * every reused dot is still a violation, and dots of a replica's later incarnations (`n1.x`) are told.
  */
 import {expect} from 'chai'
-import {checkEventual, PROBLEMS_LISTED_MAX} from '../../src/check/eventual-history.js'
-import type {FinalStates, HistoryOp, ObservedKeyState, ReadItem} from '../../src/check/history.js'
+import {checkEventual, type EventualCheckOptions, PROBLEMS_LISTED_MAX} from '../../src/check/eventual-history.js'
+import {combineVerdicts, type DiskLoss, type FinalStates, type HistoryOp, type ObservedKeyState, type ReadItem} from '../../src/check/history.js'
 import {contextOf, liveValues, mergeSiblings, versionClock, writeVersion} from '../../src/eventual/siblings.js'
 import type {Clock, Siblings, Version} from '../../src/eventual/types.js'
 
@@ -60,8 +63,8 @@ function expectOk(history: readonly HistoryOp[], finals: FinalStates): void {
 }
 
 /** Asserts a violation whose only problems all match `pattern` (so it failed for that reason alone). */
-function expectViolation(history: readonly HistoryOp[], finals: FinalStates, pattern: RegExp): string[] {
-  const v = checkEventual(history, finals)
+function expectViolation(history: readonly HistoryOp[], finals: FinalStates, pattern: RegExp, options: EventualCheckOptions = {}): string[] {
+  const v = checkEventual(history, finals, options)
   expect(v.verdict).to.equal('violation')
   expect(v.problems.length).to.be.greaterThan(0)
   for (const p of v.problems) expect(p).to.match(pattern)
@@ -79,7 +82,7 @@ describe('checkEventual (eventual-mode history checker)', () => {
     it('an empty history with empty finals', () => {
       const v = checkEventual([], new Map())
       expect(v.verdict).to.equal('ok')
-      expect(v.stats).to.deep.equal({ops: 0, ackedWrites: 0, keys: 0, replicas: 0, problems: 0})
+      expect(v.stats).to.deep.equal({ops: 0, ackedWrites: 0, lostAllowed: 0, keys: 0, replicas: 0, problems: 0})
     })
 
     it('two concurrent writes at n1 and n2, merged everywhere, as two siblings a read also saw', () => {
@@ -90,7 +93,7 @@ describe('checkEventual (eventual-mode history checker)', () => {
       const history = [acked(1, 'k', a.version), acked(2, 'k', b.version), okRead(3, 'k', 'n3', items(merged))]
       const v = checkEventual(history, everywhere('k', merged))
       expect(v.problems).to.deep.equal([])
-      expect(v.stats).to.deep.equal({ops: 3, ackedWrites: 2, keys: 1, replicas: 3, problems: 0})
+      expect(v.stats).to.deep.equal({ops: 3, ackedWrites: 2, lostAllowed: 0, keys: 1, replicas: 3, problems: 0})
     })
 
     it('a write later overwritten with the read context (the first is dominated, not lost)', () => {
@@ -254,6 +257,126 @@ describe('checkEventual (eventual-mode history checker)', () => {
       expect(v.stats.problems).to.equal(30)
       expect(v.problems).to.have.length(PROBLEMS_LISTED_MAX + 1)
       expect(v.problems[PROBLEMS_LISTED_MAX]).to.equal('… and 10 more problems (not listed)')
+    })
+  })
+})
+
+describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
+  /** An acknowledged write coordinated by replica `node` (default: its dot's actor), durable on `w`. */
+  function write(id: number, key: string, v: Version, opts: {node?: string; w?: number; invoke?: number} = {}): HistoryOp {
+    const base = acked(id, key, v, opts.invoke)
+    return {...base, node: opts.node ?? v.dot.node, ...(opts.w !== undefined ? {w: opts.w} : {})}
+  }
+  const wipe = (replica: string, at: number): DiskLoss => ({replica, at, kind: 'wipe'})
+  const corrupt = (replica: string, at: number): DiskLoss => ({replica, at, kind: 'corrupt'})
+
+  // put a at n1 (w=1) completes at 15 and is lost everywhere; b at n2 survives.
+  const a = writeVersion([], 'n1', 'a')
+  const b = writeVersion([], 'n2', 'b')
+  const lostA = (w: number | undefined) => [write(1, 'k', a.version, w === undefined ? {} : {w}), write(2, 'k', b.version, {w: 1})]
+  const onlyB = everywhere('k', b.siblings)
+
+  describe('accepts', () => {
+    it('a w=1 write lost everywhere after its coordinator was wiped: counted and noted, not a problem', () => {
+      const v = checkEventual(lostA(1), onlyB, {diskLosses: [wipe('n1', 100)]})
+      expect(v.problems).to.deep.equal([])
+      expect(v.verdict).to.equal('ok')
+      expect(v.stats.lostAllowed).to.equal(1)
+      expect(v.notes).to.deep.equal(['1 acknowledged w=1 write lost with a wiped/corrupted coordinator (allowed): op#1'])
+      // and the nemesis' combined verdict keeps the note
+      expect(combineVerdicts([v, {verdict: 'ok', problems: [], stats: {}}]).notes).to.deep.equal(v.notes)
+    })
+
+    it('a w=2 write lost after disk faults hit its coordinator and one more replica', () => {
+      const v = checkEventual(lostA(2), onlyB, {diskLosses: [corrupt('n3', 50), wipe('n1', 100)]})
+      expect(v.problems).to.deep.equal([])
+      expect(v.notes).to.deep.equal(['1 acknowledged w=2 write lost with a wiped/corrupted coordinator and 1 more wiped/corrupted replica (allowed): op#1'])
+    })
+
+    it('writes of a later incarnation (n1.x, after n1 lost data): the dot is the new actor, not an old n1 entry', () => {
+      // n1 wrote a (n1:1); after its disk was corrupted it writes as n1.x. c overwrites a with a's
+      // context, so its clock {n1:1, n1.x:1} holds both; d (a sibling of c, no context) only {n1.x:2}.
+      const c = writeVersion(a.siblings, 'n1.x', 'c', contextOf(a.siblings))
+      const d = writeVersion(c.siblings, 'n1.x', 'd', {})
+      expect(items(d.siblings).map((i) => i.value)).to.deep.equal(['c', 'd'])
+      const history = [write(1, 'k', a.version), write(2, 'k', c.version, {node: 'n1', invoke: 100}), write(3, 'k', d.version, {node: 'n1', invoke: 200})]
+      expectOk(history, everywhere('k', d.siblings))
+    })
+
+    it('two later incarnations in one clock: the one the history mentioned last is the dot', () => {
+      const x = writeVersion([], 'n1.x', 'x') // n1's second life
+      const y = writeVersion(x.siblings, 'n1.y', 'y', contextOf(x.siblings)) // its third, after reading x
+      const history = [write(1, 'k', x.version, {node: 'n1'}), write(2, 'k', y.version, {node: 'n1'})]
+      expectOk(history, everywhere('k', y.siblings))
+    })
+  })
+
+  describe('rejects', () => {
+    it('the same w=1 loss without any disk fault', () => {
+      expectViolation(lostA(1), onlyB, /acknowledged put op#1 of "a" at n1 .* is lost on n1, n2, n3/)
+      const v = checkEventual(lostA(1), onlyB, {diskLosses: []})
+      expect(v.verdict).to.equal('violation')
+      expect(v.stats.lostAllowed).to.equal(0)
+      expect(v.notes).to.equal(undefined)
+    })
+
+    it('a w=1 loss when only another replica lost its disk', () => {
+      expectViolation(lostA(1), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=1; disk faults after its acknowledgement hit n2, not its coordinator n1\)/, {diskLosses: [wipe('n2', 100)]})
+    })
+
+    it('a w=1 loss when the coordinator lost its disk before the write was acknowledged', () => {
+      // op#1 completes at 15; the wipe at 12 happened before, so the write was acknowledged by n1's next life.
+      expectViolation(lostA(1), onlyB, /put op#1 .* is lost .*\(w=1; disk faults after its acknowledgement hit no replica\)/, {diskLosses: [wipe('n1', 12)]})
+    })
+
+    it('a w=2 write lost with one disk fault, even on its coordinator', () => {
+      expectViolation(lostA(2), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=2; disk faults after its acknowledgement hit n1\)/, {diskLosses: [wipe('n1', 100)]})
+    })
+
+    it('a w=2 write lost after two disk faults that spared its coordinator (it held the write)', () => {
+      expectViolation(lostA(2), onlyB, /put op#1 .* is lost .*\(w=2; disk faults after its acknowledgement hit n2, n3, not its coordinator n1\)/, {
+        diskLosses: [wipe('n2', 100), corrupt('n3', 200)],
+      })
+    })
+
+    it('a w=1 write with a wiped coordinator that is lost on some replicas but kept on others', () => {
+      const merged = mergeSiblings(a.siblings, b.siblings)
+      const finals = finalsOf({n1: {k: observed(b.siblings)}, n2: {k: observed(merged)}, n3: {k: observed(merged)}})
+      const problems = expectViolation(lostA(1), finals, /did not converge|lost on n1: .*survives elsewhere/, {diskLosses: [wipe('n1', 100)]})
+      expect(problems.join('\n')).to.match(/put op#1 of "a" at n1 .* is lost on n1: /)
+    })
+
+    it('a lost write whose w is not recorded', () => {
+      expectViolation(lostA(undefined), onlyB, /put op#1 .* is lost .*\(its w is not recorded, so its loss is never excused\)/, {diskLosses: [wipe('n1', 100)]})
+    })
+
+    it('a coordinator whose disk was corrupted and that then reused a dot for another value of the key (excused loss or not)', () => {
+      // n1 acknowledged a (w=1, dot n1:1), lost it to a corrupted log at 20, carried on as n1 and gave
+      // the next write of k, c, the same dot n1:1. a's loss alone would be allowed; the reuse is not.
+      const c = writeVersion([], 'n1', 'c')
+      expect(c.version.dot).to.deep.equal(a.version.dot)
+      const history = [write(1, 'k', a.version, {w: 1}), write(2, 'k', c.version, {w: 1, invoke: 30})]
+      const problems = expectViolation(history, everywhere('k', c.siblings), /both acknowledged with dot n1:1: a replica reused a dot/, {diskLosses: [corrupt('n1', 20)]})
+      expect(problems).to.have.length(1)
+    })
+
+    it('a reused dot whose second write was never acknowledged (timed out) but is in the final state', () => {
+      const c = writeVersion([], 'n1', 'c')
+      const timedOut: HistoryOp = {id: 2, client: 'c2', kind: 'put', key: 'k', value: 'c', invoke: 30, complete: null, status: 'unknown', error: 'TIMEOUT', node: 'n1'}
+      const problems = expectViolation([write(1, 'k', a.version, {w: 1}), timedOut], everywhere('k', c.siblings), /holds "c" from put op#2 of "c" at n1 with dot n1:1, the dot acknowledged for put op#1 of "a" at n1: a replica reused a dot/, {
+        diskLosses: [corrupt('n1', 20)],
+      })
+      expect(problems).to.have.length(1) // reported once, not once per replica
+    })
+
+    it('a write at n1 whose clock has no entry of n1 or any incarnation of it', () => {
+      const x = writeVersion([], 'n2.x', 'x')
+      expectViolation([write(1, 'k', x.version, {node: 'n1'})], everywhere('k', x.siblings), /malformed history: .* with clock \{"n2.x":1\}, which has no entry for n1 or a later incarnation of it/)
+    })
+
+    it('two later incarnations first mentioned by the same op: the dot cannot be told', () => {
+      const both = version('n1.y', 1, {'n1.x': 1}, 'y')
+      expectViolation([write(1, 'k', both, {node: 'n1'})], everywhere('k', [both]), /incarnations n1.x, n1.y of n1 that the history first mentions in one op/)
     })
   })
 })
