@@ -47,7 +47,7 @@ async function eventualDriver(opts: ReplicaOptions, log: Log): Promise<{driver: 
   const {store, recovered} = await DurableStore.open<EventualSnapshot, EventualRecord>(opts.dataDir)
   for (const w of recovered.warnings) log('warn', w)
   const core = new EventualReplica({id: opts.id, peers: opts.peers, rng: new Rng(randomInt(2 ** 31)), ...DEFAULT_EVENTUAL_TIMING})
-  core.restore(recovered.snapshot, recovered.records)
+  core.restore(recovered.snapshot, recovered.records, recovered.facts)
   log('info', `recovered ${core.keys().length} key(s) from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
   let driver: RedisReplicaHost<EventualRecord, EventualSnapshot, EventualInput> | undefined
@@ -74,7 +74,7 @@ async function quorumDriver(opts: ReplicaOptions, log: Log): Promise<{driver: St
   const {store, recovered} = await DurableStore.open<QuorumSnapshot, QuorumRecord>(opts.dataDir)
   for (const w of recovered.warnings) log('warn', w)
   const core = new QuorumReplica({id: opts.id, peers: opts.peers, rng: new Rng(randomInt(2 ** 31)), ...DEFAULT_QUORUM_TIMING})
-  core.restore(recovered.snapshot, recovered.records)
+  core.restore(recovered.snapshot, recovered.records, recovered.facts)
   log('info', `recovered from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
   const driver = new RedisReplicaHost({
