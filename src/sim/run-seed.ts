@@ -40,6 +40,8 @@ export interface SeedOptions {
   readonly searchMs?: number
   /** Sabotage (tests of the checkers): crashes also lose records the disk had reported fsynced. */
   readonly fsyncLies?: boolean
+  /** Sabotage (tests of the checkers): restarts ignore lost data, as replicas did before they recovered from it. */
+  readonly lossBlind?: boolean
 }
 
 export interface SeedResult {
@@ -68,6 +70,7 @@ function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, clust
   opts.trace?.(`seed ${seed} mode ${mode}`)
   cluster.trace = opts.trace ?? null
   cluster.fsyncLies = opts.fsyncLies ?? false
+  cluster.lossBlind = opts.lossBlind ?? false
   const clients = new SimClients(
     {
       get now() {
@@ -174,7 +177,7 @@ function runEventual(seed: number, opts: SeedOptions): SeedResult {
     if (t === joinAt) cluster.join('n6')
   })
   const finals: FinalStates = new Map(cluster.upCores().map((c) => [c.id, observe(c)]))
-  return result('eventual', seed, checkEventual(h.clients.history, finals), h)
+  return result('eventual', seed, checkEventual(h.clients.history, finals, {diskLosses: h.cluster.diskFaultLog}), h)
 }
 
 /** What a client reading every key of a replica would see (live siblings, clocks, context). */

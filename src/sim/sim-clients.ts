@@ -43,6 +43,8 @@ interface Waiting {
   readonly node: string
   readonly invoke: number
   readonly deadlineTick: number
+  /** Eventual writes: how many replicas must hold it before the reply (the checker's w). */
+  readonly w?: number
 }
 
 const FAIL_CODES = new Set(['NO_QUORUM', 'BAD_REQUEST', 'UNAVAILABLE', 'REDIS_UNAVAILABLE'])
@@ -98,7 +100,8 @@ export class SimClients {
         this.finish(w, {status: 'ok', complete, read})
       } else {
         const clock = this.mix.mode === 'eventual' ? (result as unknown as PutResultEventual).clock : undefined
-        this.finish(w, {status: 'ok', complete, clock})
+        const held = typeof result.replicas === 'number' ? result.replicas : 0
+        this.finish(w, {status: 'ok', complete, clock, ...(w.w !== undefined ? {w: Math.max(w.w, held)} : {})})
       }
       return
     }
@@ -131,7 +134,19 @@ export class SimClients {
       req = {type: 'client.put', ...base, value: value as string | null, ...extra}
     }
     const invoke = world.clock()
-    const w: Waiting = {client, id, reqId, kind, key, value, node, invoke, deadlineTick: world.now + Math.ceil(this.mix.timeoutMs / this.mix.tickMs) + 2}
+    const needed = kind === 'read' || this.mix.mode !== 'eventual' ? undefined : this.replicasFor((req as {w?: ReplicaCount}).w ?? 1)
+    const w: Waiting = {
+      client,
+      id,
+      reqId,
+      kind,
+      key,
+      value,
+      node,
+      invoke,
+      deadlineTick: world.now + Math.ceil(this.mix.timeoutMs / this.mix.tickMs) + 2,
+      ...(needed !== undefined ? {w: needed} : {}),
+    }
     this.busyClients.add(client)
     this.trace?.(`t${world.now} ${client} invokes #${id} ${kind} ${key}${value ? `=${value}` : ''} at ${node}`)
     if (!world.isUp(node)) return this.finish(w, {status: 'fail', error: 'UNAVAILABLE', complete: invoke})
@@ -139,11 +154,20 @@ export class SimClients {
     this.waiting.set(channel, w)
   }
 
+  /** What --w asks for, in replicas (the replica resolves it against the members it knows). */
+  private replicasFor(count: ReplicaCount): number {
+    const n = this.world.ids.length
+    return count === 'quorum' ? Math.floor(n / 2) + 1 : count === 'all' ? n : count
+  }
+
   private pickCount(): ReplicaCount {
     return this.rng.pick<ReplicaCount>([1, 1, 1, 2, 'quorum', 'all'])
   }
 
-  private finish(w: Waiting, end: {status: HistoryOp['status']; complete: number | null; error?: string; read?: ReadItem[]; clock?: Clock}): void {
+  private finish(
+    w: Waiting,
+    end: {status: HistoryOp['status']; complete: number | null; error?: string; read?: ReadItem[]; clock?: Clock; w?: number},
+  ): void {
     this.busyClients.delete(w.client)
     const op: HistoryOp = {
       id: w.id,
@@ -158,6 +182,7 @@ export class SimClients {
       ...(end.error ? {error: end.error} : {}),
       ...(end.read ? {read: end.read} : {}),
       ...(end.clock ? {clock: end.clock} : {}),
+      ...(end.w !== undefined ? {w: end.w} : {}),
     }
     this.history.push(op)
     this.trace?.(`t${this.world.now} ${op.client} #${op.id} ${op.status}${op.error ? ` ${op.error}` : ''}${op.read ? ` read [${op.read.map((r) => r.value).join(',')}]` : ''}`)

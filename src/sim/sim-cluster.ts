@@ -16,6 +16,7 @@
  * - hinted hand-off's BullMQ queues (sim-hint-queues.ts).
  */
 import type {Destination, Output} from '../core/machine.js'
+import type {RecoveryFacts} from '../core/recovery-facts.js'
 import type {ReplicaCore} from '../core/replica-core.js'
 import type {Rng} from '../core/rng.js'
 import {type Inbound, ReplicaRunner, SNAPSHOT_EVERY_RECORDS_DEFAULT} from '../runtime/replica-runner.js'
@@ -27,7 +28,7 @@ export type SimCore = ReplicaCore<unknown, unknown, object>
 
 /** Builds a core from what its disk holds, with the mode's settings the runner needs. */
 export interface CoreFactory<C extends SimCore> {
-  create(id: string, rng: Rng, snapshot: unknown | null, records: readonly unknown[]): C
+  create(id: string, rng: Rng, snapshot: unknown | null, records: readonly unknown[], facts: RecoveryFacts): C
   /** The mode's peer-message validator, as the Redis host passes it. */
   asPeerMessage(m: Record<string, unknown>): object | null
   /** How often the runner ticks (its own timeouts are counted in ticks of this length). */
@@ -85,7 +86,21 @@ export class SimCluster<C extends SimCore> {
   readonly cores = new Map<string, C | null>()
   readonly disks = new Map<string, SimDisk>()
   /** Counters for the run's summary. */
-  readonly stats = {delivered: 0, dropped: 0, invalid: 0, crashes: 0, restarts: 0, pauses: 0, compactions: 0, tornRecords: 0, hintsDelivered: 0}
+  readonly stats = {
+    delivered: 0,
+    dropped: 0,
+    invalid: 0,
+    crashes: 0,
+    restarts: 0,
+    pauses: 0,
+    compactions: 0,
+    tornRecords: 0,
+    hintsDelivered: 0,
+    diskFaults: 0,
+    diskLosses: 0,
+  }
+  /** Every disk fault that lost data, in event-clock time (the eventual checker excuses w-limited losses after them). */
+  readonly diskFaultLog: {replica: string; at: number; kind: string}[] = []
   /** Called after every Output a core returns, before its runner acts on it (checkers hook in here). */
   onOutput: (core: C, out: Output<unknown>) => void = () => {}
   onReply: ReplyListener = () => {}
@@ -96,6 +111,11 @@ export class SimCluster<C extends SimCore> {
    * must notice.
    */
   fsyncLies = false
+  /**
+   * Sabotage: restarts hand the core whatever survived as if the disk were whole, as replicas did
+   * before they told lost data from a torn tail. The checkers must flag what that leads to.
+   */
+  lossBlind = false
 
   private events = 0
   private inflight: InFlight[] = []
@@ -167,6 +187,9 @@ export class SimCluster<C extends SimCore> {
       get fsyncLies() {
         return world.fsyncLies
       },
+      get lossBlind() {
+        return world.lossBlind
+      },
     }
     this.disks.set(id, new SimDisk(this.rng, conditions))
     this.start(id)
@@ -181,8 +204,10 @@ export class SimCluster<C extends SimCore> {
   private start(id: string): void {
     const disk = this.disks.get(id) as SimDisk
     const factory = this.factories.get(id) ?? this.factory
-    const {snapshot, records} = disk.open()
-    const core = factory.create(id, this.rng.fork(), snapshot, records)
+    const {snapshot, records, facts, warnings} = disk.open()
+    for (const w of warnings) this.log(`${id}: ${w}`)
+    if (facts.loss) this.stats.diskLosses++
+    const core = factory.create(id, this.rng.fork(), snapshot, records, facts)
     const hints = this.hints.senderStarted(id)
     const afterBurst: (() => void)[] = []
     const runner = new ReplicaRunner<unknown, unknown, object>({
@@ -254,6 +279,26 @@ export class SimCluster<C extends SimCore> {
     this.pausedUntil.delete(id)
     this.stats.crashes++
     this.log(`CRASH ${id} (kept ${loss.kept}/${loss.unsynced} unsynced records)`)
+  }
+
+  /**
+   * Disk faults, applied to a replica that is down (kill -9 first, as the nemesis does): a flipped
+   * byte mid-log or in the snapshot, a wiped directory, or an older snapshot back. Returns false when
+   * the disk has nothing the fault could damage (then nothing happened).
+   */
+  damageDisk(id: string, kind: 'corrupt-log' | 'corrupt-snapshot' | 'wipe' | 'old-snapshot'): boolean {
+    if (this.isUp(id)) return false
+    const disk = this.disks.get(id) as SimDisk
+    let done = true
+    if (kind === 'corrupt-log') done = disk.corruptLog()
+    else if (kind === 'corrupt-snapshot') done = disk.corruptSnapshot()
+    else if (kind === 'old-snapshot') done = disk.revertSnapshot()
+    else disk.wipe()
+    if (!done) return false
+    this.stats.diskFaults++
+    this.diskFaultLog.push({replica: id, at: this.clock(), kind})
+    this.log(`DISK ${kind} ${id}`)
+    return true
   }
 
   restart(id: string): void {

@@ -2,6 +2,7 @@
  * How the simulator builds each mode's real core from a disk, and what its runner needs: the
  * mode's peer-message validator and tick length, as runtime/run-replica.ts passes them.
  */
+import type {RecoveryFacts} from '../core/recovery-facts.js'
 import type {Rng} from '../core/rng.js'
 import {DEFAULT_EVENTUAL_TIMING, EventualReplica} from '../eventual/replica.js'
 import type {EventualRecord, EventualSnapshot} from '../eventual/records.js'
@@ -14,9 +15,9 @@ import type {CoreFactory} from './sim-cluster.js'
 
 export function eventualFactory(peers: readonly string[]): CoreFactory<EventualReplica> {
   return {
-    create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[]) {
+    create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[], facts: RecoveryFacts) {
       const core = new EventualReplica({id, peers, rng, ...DEFAULT_EVENTUAL_TIMING})
-      core.restore(snapshot as EventualSnapshot | null, records as EventualRecord[])
+      core.restore(snapshot as EventualSnapshot | null, records as EventualRecord[], facts)
       return core
     },
     asPeerMessage: asEventualPeerMessage,
@@ -34,9 +35,9 @@ export type QuorumTiming = Omit<QuorumConfig, 'id' | 'peers' | 'rng'>
  */
 export function quorumFactory(peers: readonly string[], timing: QuorumTiming = DEFAULT_QUORUM_TIMING): CoreFactory<QuorumReplica> {
   return {
-    create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[]) {
+    create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[], facts: RecoveryFacts) {
       const core = new QuorumReplica({id, peers, rng, ...timing})
-      core.restore(snapshot as QuorumSnapshot | null, records as QuorumRecord[])
+      core.restore(snapshot as QuorumSnapshot | null, records as QuorumRecord[], facts)
       return core
     },
     asPeerMessage: asQuorumPeerMessage,

@@ -1,13 +1,18 @@
 /**
  * The simulator's fault schedule, drawn from the run's seed: network weather (drop, duplicate,
  * delay, slow fsync), crashes with restarts, pauses, two-way partitions into random groups, one-way
- * partitions, broker outages and compactions, overlapping in time. Each seed also picks how violent
+ * partitions, broker outages, compactions and damaged disks (a flipped byte mid-log or in the
+ * snapshot, a wiped data directory, an older snapshot back; each on a killed replica, restarted
+ * later), overlapping in time. Each seed also picks how violent
  * it is, so some runs are nearly calm (liveness gets exercised) and others are storms.
  */
 import type {Rng} from '../core/rng.js'
 import {CALM, type NetworkFaults, type SimCluster, type SimCore} from './sim-cluster.js'
 
-type FaultKind = 'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather' | 'isolate-leader'
+type FaultKind = 'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather' | 'isolate-leader' | 'disk'
+
+type DiskDamage = 'corrupt-log' | 'corrupt-snapshot' | 'wipe' | 'old-snapshot'
+const DISK_DAMAGE: readonly DiskDamage[] = ['corrupt-log', 'corrupt-log', 'corrupt-snapshot', 'wipe', 'wipe', 'old-snapshot']
 
 interface Undo {
   readonly at: number
@@ -16,7 +21,19 @@ interface Undo {
 
 export class SimNemesis<C extends SimCore> {
   /** Faults started, by kind. */
-  readonly counts: Record<FaultKind, number> = {crash: 0, pause: 0, partition: 0, 'one-way': 0, broker: 0, compact: 0, weather: 0, 'isolate-leader': 0}
+  readonly counts: Record<FaultKind, number> = {
+    crash: 0,
+    pause: 0,
+    partition: 0,
+    'one-way': 0,
+    broker: 0,
+    compact: 0,
+    weather: 0,
+    'isolate-leader': 0,
+    disk: 0,
+  }
+  /** Replicas whose disk was damaged and that have not caught up since (down, or up and recovering). */
+  private damaged = new Set<string>()
   private undos: Undo[] = []
   private partitioned = false
   /** Chance per tick that a new fault starts. */
@@ -24,7 +41,7 @@ export class SimNemesis<C extends SimCore> {
   /** Most replicas down or paused at once (a majority can go, sometimes). */
   private readonly maxFaulty: number
 
-  private readonly kinds: FaultKind[] = ['crash', 'crash', 'pause', 'partition', 'one-way', 'broker', 'compact', 'compact', 'weather']
+  private readonly kinds: FaultKind[] = ['crash', 'crash', 'pause', 'partition', 'one-way', 'broker', 'compact', 'compact', 'weather', 'disk']
 
   /**
    * `leader` (quorum mode) names the current leader, if any; it enables the Jepsen classic that
@@ -71,11 +88,33 @@ export class SimNemesis<C extends SimCore> {
     return this.cluster.ids.filter((id) => !this.cluster.isRunning(id)).length
   }
 
+  /**
+   * Replicas without their data. Losing a disk is a failure that outlasts the restart, until the
+   * replica caught up; at most a minority may be in that state at once, or acknowledged data is
+   * gone by design (the same bound as any replicated store: f of 2f+1).
+   */
+  private unwhole(): number {
+    const c = this.cluster
+    for (const id of this.damaged) if (c.isUp(id) && !c.core(id)?.status().recovering) this.damaged.delete(id)
+    return this.damaged.size
+  }
+
   private startOne(): void {
     const kind = this.rng.pick(this.kinds)
     const c = this.cluster
     const running = c.ids.filter((id) => c.isRunning(id))
     switch (kind) {
+      case 'disk': {
+        const minority = Math.floor((c.ids.length - 1) / 2)
+        const whole = running.filter((r) => !this.damaged.has(r))
+        if (this.faulty() >= this.maxFaulty || whole.length === 0 || this.unwhole() >= minority) return
+        const id = this.rng.pick(whole)
+        c.crash(id)
+        if (!c.damageDisk(id, this.rng.pick(DISK_DAMAGE))) c.damageDisk(id, 'wipe')
+        this.damaged.add(id)
+        this.later(5 + this.rng.int(80), () => c.restart(id))
+        break
+      }
       case 'crash':
       case 'pause': {
         if (this.faulty() >= this.maxFaulty || running.length === 0) return

@@ -5,7 +5,9 @@
  * - a seed replays exactly (same history, same fault counts), which is what makes a failure debuggable;
  * - KV_SIM_SEEDS seeds per mode (1000 by default) run clean;
  * - seeds that once failed stay fixed (regressions pinned to their seeds);
- * - the whole pipeline can fail: with a disk that lies about fsync, the checkers flag some runs.
+ * - the whole pipeline can fail: with a disk that lies about fsync, the checkers flag some runs; and
+ *   with replicas blind to lost data (they carry on after a corrupted disk as if it were whole, as
+ *   they did before the recovery policy), the checkers flag some runs too.
  * A failing seed is printed with the command that replays it with a trace.
  */
 import {expect} from 'chai'
@@ -27,9 +29,18 @@ function replayHint(mode: SimMode, s: SeedSummary): string {
  * simulator's schedules have changed since, so these seeds no longer replay that exact run; the
  * deterministic pin is test/unit/quorum-safety-checker.test.ts.
  */
+/*
+ * quorum 15, 17, 25: a leader kept its old match index for a follower whose disk was wiped and
+ * resent the same APPEND forever (it now resumes from the follower's hint). quorum 645: a learner
+ * took the commit index restored from its damaged disk as proof it had caught up, voted, and elected
+ * a leader lacking committed entries (it now waits for a commit index a leader reported).
+ * eventual 969: a replica that started empty after a wipe ended its catch-up on the first in-sync
+ * answer, kept its plain id and reused a dot (it now asks every live peer whether they hold dots of
+ * an earlier life of it).
+ */
 const REGRESSIONS: Record<SimMode, number[]> = {
-  quorum: [1022, 1290, 1374, 1673, 1734],
-  eventual: [],
+  quorum: [1022, 1290, 1374, 1673, 1734, 15, 17, 25, 645],
+  eventual: [969],
 }
 
 for (const mode of ['eventual', 'quorum'] as const) {
@@ -68,6 +79,19 @@ for (const mode of ['eventual', 'quorum'] as const) {
         }
       })
     }
+
+    it('flags runs whose replicas carry on after lost data as if whole (the pre-recovery behaviour)', () => {
+      const flagged: string[] = []
+      for (let seed = 1; seed <= 200 && flagged.length === 0; seed++) {
+        try {
+          const r = runSeed(mode, seed, {lossBlind: true, searchMs: 1000, settleTicksMax: 200})
+          flagged.push(...r.verdict.problems.filter((p) => !p.startsWith('liveness')))
+        } catch (error) {
+          flagged.push(`seed ${seed} threw ${(error as Error).message}`)
+        }
+      }
+      expect(flagged, 'no run was flagged although replicas ignored lost data').to.not.deep.equal([])
+    })
 
     it('flags runs on a disk that lies about fsync (the checkers can fail)', () => {
       // A safety problem, not merely slowness: liveness complaints do not count here. A core that
