@@ -292,20 +292,25 @@ function checkNoLostWrites(input: WritesInput, problems: Problems): WritesChecke
   return {acked, byDot, allowedLosses}
 }
 
-/** The distinct replicas a disk fault hit strictly after `complete`. */
-function hitAfter(complete: number, diskLosses: readonly DiskLoss[]): Set<string> {
-  return new Set(diskLosses.filter((l) => l.at > complete).map((l) => l.replica))
+/**
+ * The distinct replicas a disk fault hit strictly after the write was invoked. Not after its
+ * acknowledgement: the coordinator may persist, send the ack and lose its disk before the ack
+ * reaches the client (the simulator found exactly that), and the write was durable only from its
+ * invocation on, so a fault earlier than that cannot have taken it.
+ */
+function hitAfter(invoke: number, diskLosses: readonly DiskLoss[]): Set<string> {
+  return new Set(diskLosses.filter((l) => l.at > invoke).map((l) => l.replica))
 }
 
 /**
  * The write's w if losing it everywhere is what its --w allows: it was acknowledged as durable on w
- * replicas (always its coordinator among them), and after that acknowledgement disk faults hit at
- * least w distinct replicas, the coordinator one of them. Otherwise undefined.
+ * replicas (always its coordinator among them), and after it was invoked disk faults hit at least w
+ * distinct replicas, the coordinator one of them. Otherwise undefined.
  */
 function lossAllowed(op: HistoryOp, coordinator: string, diskLosses: readonly DiskLoss[]): number | undefined {
   const w = op.w
   if (w === undefined || !Number.isSafeInteger(w) || w < 1 || op.complete === null) return undefined
-  const hit = hitAfter(op.complete, diskLosses)
+  const hit = hitAfter(op.invoke, diskLosses)
   return hit.size >= w && hit.has(coordinator) ? w : undefined
 }
 
@@ -314,9 +319,9 @@ function whyNotAllowed(op: HistoryOp, coordinator: string, diskLosses: readonly 
   if (diskLosses.length === 0) return ''
   if (!everywhere) return ' (it survives elsewhere, so this is not a loss its --w allows)'
   if (op.w === undefined || op.complete === null) return ' (its w is not recorded, so its loss is never excused)'
-  const hit = [...hitAfter(op.complete, diskLosses)].sort()
-  if (hit.length === 0) return ` (w=${op.w}; disk faults after its acknowledgement hit no replica)`
-  return ` (w=${op.w}; disk faults after its acknowledgement hit ${hit.join(', ')}${hit.includes(coordinator) ? '' : `, not its coordinator ${coordinator}`})`
+  const hit = [...hitAfter(op.invoke, diskLosses)].sort()
+  if (hit.length === 0) return ` (w=${op.w}; disk faults after it was invoked hit no replica)`
+  return ` (w=${op.w}; disk faults after it was invoked hit ${hit.join(', ')}${hit.includes(coordinator) ? '' : `, not its coordinator ${coordinator}`})`
 }
 
 /** "3 acknowledged w=1 writes lost with a wiped/corrupted coordinator (allowed): op#…", one line per w. */

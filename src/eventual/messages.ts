@@ -18,6 +18,8 @@ export interface Heartbeat {
   readonly mode: 'eventual' | 'quorum'
   /** Members the sender knows, so a newcomer learns everyone from one heartbeat. */
   readonly members: readonly string[]
+  /** The sender's incarnation: new each time it starts on an empty or damaged disk. */
+  readonly inc?: string
 }
 
 /** States to merge; `batch` set means the sender wants a `repl.ack` once they are durable. */
@@ -56,6 +58,11 @@ export interface DigestOffer {
   readonly from: string
   readonly id: string
   readonly buckets: readonly string[]
+  /**
+   * Sent by a replica that started empty, with its incarnation: "have you heard another incarnation
+   * of me, or do you hold anything an earlier me wrote?"
+   */
+  readonly askEarlierLife?: string
 }
 
 /** Step 2: for the buckets that differ, the responder's (key, hash) pairs. */
@@ -65,6 +72,8 @@ export interface DigestKeys {
   readonly id: string
   readonly buckets: readonly number[]
   readonly keys: readonly (readonly [string, string])[]
+  /** The answer to askEarlierLife: a version or context entry of an actor of the asker exists here. */
+  readonly earlierLife?: boolean
 }
 
 /** Step 3: the initiator asks for the states of keys it lacks or differs on (it pushes its own). */

@@ -85,6 +85,8 @@ type Out = OutputBuilder<EventualRecord>
 const BATCHES_MAX = 4096
 const READS_MAX = 10_000
 const AE_KEYS_MAX = 20_000
+/** Incarnations remembered per replica (a few are enough: any other than the asker's is the answer). */
+const INCARNATIONS_KEPT = 4
 
 export class EventualReplica {
   readonly id: string
@@ -102,19 +104,25 @@ export class EventualReplica {
   private readonly nonce: string
   private nextAntiEntropy: number
   private firstRound = true
-  /** A replica that starts with nothing refuses writes until it has caught up (dots are never reused). */
-  private catchUpUntil = -1
   /** The actor this replica's dots carry: its id, or a new incarnation after data loss (actor.ts). */
   private actor: string
-  /** Started with an empty disk: before its first write, check whether peers know dots of an earlier life. */
-  private startedEmpty = false
   /**
-   * Set while the replica catches up after lost data: it refuses to coordinate writes until one
-   * anti-entropy round has been answered by every peer it asked (`awaiting` empties), then says
-   * `recovered`. A new round re-asks the peers alive at that time, so a peer that died does not
-   * block it forever.
+   * Set while the replica catches up, after lost data (`loss`) or after starting with nothing
+   * (`empty`): it refuses to coordinate writes until one anti-entropy round has been answered by
+   * every peer it asked (`awaiting` empties). A new round re-asks the peers alive at that time, so a
+   * peer that died does not block it forever. An empty start also asks each peer whether it holds
+   * anything an earlier life of this replica wrote (`earlierLife`); if one does, its data was wiped
+   * and it takes a new actor before its first write. After a loss it ends by saying `recovered`.
    */
-  private recovering: {readonly why: string; awaiting: Set<string> | null; doneAt: number} | null = null
+  private recovering: {readonly kind: 'loss' | 'empty'; awaiting: Set<string> | null; doneAt: number; earlierLife: boolean} | null = null
+  /**
+   * Incarnations: this replica's (new whenever it starts on an empty or damaged disk) and those it
+   * heard of each peer in heartbeats (the last few). A peer that heard an incarnation of X other than
+   * X's current one knows X had an earlier life: that is how a wiped replica learns it must not
+   * reuse its old dots even when none of them reached anyone's store.
+   */
+  private incarnation = ''
+  private readonly heardIncarnations = new Map<string, string[]>()
   /** Records and log lines decided in restore(), emitted with the first Output (restore has none). */
   private boot: {records: EventualRecord[]; lines: string[]} | null = null
   private dropped = 0
@@ -141,19 +149,35 @@ export class EventualReplica {
       for (const [key, siblings] of snapshot.keys) this.store.set(key, mergeSiblings(siblings, []))
       if (snapshot.actor !== undefined) this.actor = snapshot.actor
     }
+    let catchingUp = snapshot?.catchingUp === true
+    for (const [id, incs] of snapshot?.incarnations ?? []) for (const inc of incs) this.noteIncarnation(id, inc)
     for (const r of records) {
       if (r.t === 'member') this.addMember(r.id)
       else if (r.t === 'actor') this.actor = r.actor
+      else if (r.t === 'incarnation') this.noteIncarnation(r.id, r.inc)
+      else if (r.t === 'catchup') catchingUp = !r.done
       else this.store.set(r.key, mergeSiblings(this.store.get(r.key), r.siblings))
     }
     const fresh = !snapshot && records.length === 0
-    if (fresh && this.members.size > 1) this.catchUpUntil = this.cfg.heartbeatTicks * 2 + this.cfg.antiEntropyTicks
-    this.startedEmpty = facts.empty
+    const catchUp = {awaiting: null, doneAt: Number.POSITIVE_INFINITY, earlierLife: false}
+    this.incarnation = this.heardIncarnations.get(this.id)?.at(-1) ?? ''
+    const bootRecords: EventualRecord[] = []
+    if (fresh || facts.loss || this.incarnation === '') {
+      this.incarnation = this.cfg.rng.nextUint32().toString(36)
+      this.noteIncarnation(this.id, this.incarnation)
+      bootRecords.push({t: 'incarnation', id: this.id, inc: this.incarnation})
+    }
+    if ((fresh || catchingUp) && !facts.loss && this.members.size > 1) {
+      this.recovering = {kind: 'empty', ...catchUp}
+      // Persisted before anything else, so a crash during the catch-up resumes it.
+      if (!catchingUp) bootRecords.push({t: 'catchup', done: false})
+    }
+    if (bootRecords.length) this.boot = {records: bootRecords, lines: []}
     if (facts.loss) {
       this.actor = newActor(this.id, this.cfg.rng)
-      this.recovering = {why: facts.loss.what, awaiting: null, doneAt: Number.POSITIVE_INFINITY}
+      this.recovering = {kind: 'loss', ...catchUp}
       this.boot = {
-        records: [{t: 'actor', actor: this.actor}],
+        records: [...(this.boot?.records ?? []), {t: 'actor', actor: this.actor}],
         lines: [
           `DATA LOSS in ${facts.loss.file}: ${facts.loss.what}. Recovering: new writes use the new actor ${this.actor} ` +
             `(no dot of the lost data can be reused), and this replica refuses to coordinate writes until it has caught up from its peers.`,
@@ -165,7 +189,12 @@ export class EventualReplica {
   /** The state a snapshot must hold; the driver writes it and then compacts the log. */
   snapshot(): EventualSnapshot {
     const snap: EventualSnapshot = {mode: 'eventual', id: this.id, members: [...this.members.keys()].sort(), keys: [...this.store.entries()]}
-    return this.actor === this.id ? snap : {...snap, actor: this.actor}
+    return {
+      ...snap,
+      ...(this.actor !== this.id ? {actor: this.actor} : {}),
+      ...(this.recovering?.kind === 'empty' ? {catchingUp: true as const} : {}),
+      incarnations: [...this.heardIncarnations.entries()],
+    }
   }
 
   /** The actor this replica's new dots carry (its id unless it lost data once). */
@@ -257,7 +286,7 @@ export class EventualReplica {
     this.now++
     this.finishRecovery(out)
     if (this.now % this.cfg.heartbeatTicks === 0) {
-      const hb: Heartbeat = {type: 'hb', from: this.id, mode: 'eventual', members: this.memberIds().slice(0, LIMITS.membersMax)}
+      const hb: Heartbeat = {type: 'hb', from: this.id, mode: 'eventual', members: this.memberIds().slice(0, LIMITS.membersMax), inc: this.incarnation}
       out.toTopic('members', hb)
     }
     this.updateLiveness(out)
@@ -337,6 +366,17 @@ export class EventualReplica {
       out.persist.push({t: 'member', id: hb.from})
       out.log('info', `replica ${hb.from} joined; clocks will grow an entry for it`)
     }
+    if (hb.inc !== undefined && this.heardIncarnations.get(hb.from)?.at(-1) !== hb.inc) {
+      this.noteIncarnation(hb.from, hb.inc)
+      out.persist.push({t: 'incarnation', id: hb.from, inc: hb.inc})
+    }
+  }
+
+  /** Remembers an incarnation of `id` (the last few, latest last). */
+  private noteIncarnation(id: string, inc: string): void {
+    const incs = (this.heardIncarnations.get(id) ?? []).filter((i) => i !== inc)
+    incs.push(inc)
+    this.heardIncarnations.set(id, incs.slice(-INCARNATIONS_KEPT))
   }
 
   private updateLiveness(out: Out): void {
@@ -374,13 +414,10 @@ export class EventualReplica {
     if (need > alive.length) {
       return fail('UNAVAILABLE', `only ${alive.length} of ${this.members.size} replicas are alive, so --w ${need} cannot be met; nothing was written`)
     }
-    if (this.now < this.catchUpUntil) {
-      return fail('UNAVAILABLE', `replica ${this.id} started empty and is still catching up from its peers; retry in a moment or use another --node`)
-    }
     if (this.recovering) {
-      return fail('UNAVAILABLE', `replica ${this.id} lost data on its disk and is still catching up from its peers; retry in a moment or use another --node`)
+      const why = this.recovering.kind === 'empty' ? 'started empty' : 'lost data on its disk'
+      return fail('UNAVAILABLE', `replica ${this.id} ${why} and is still catching up from its peers; retry in a moment or use another --node`)
     }
-    if (this.startedEmpty) this.checkEarlierLife(out)
     const local = this.store.get(req.key)
     const {siblings, version} = writeVersion(local, this.actor, req.value, context)
     if (siblings.length > LIMITS.siblingsPerKeyMax) {
@@ -557,9 +594,12 @@ export class EventualReplica {
   }
 
   private sendDigest(peer: string, out: Out): void {
-    const offer: DigestOffer = {type: 'ae.digest', from: this.id, id: this.nextId(), buckets: [...this.store.digest()]}
+    // While catching up after an empty start every offer asks about an earlier life, so every answer counts.
+    const ask = this.recovering?.kind === 'empty' ? {askEarlierLife: this.incarnation} : {}
+    const offer: DigestOffer = {type: 'ae.digest', from: this.id, id: this.nextId(), buckets: [...this.store.digest()], ...ask}
     out.toNode(peer, offer)
   }
+
 
   private onDigest(msg: DigestOffer, out: Out): void {
     const mine = this.store.digest()
@@ -573,7 +613,12 @@ export class EventualReplica {
     })
     // An empty answer tells the initiator it is in sync (it ends a fresh replica's catch-up).
     const keys = differing.length ? this.store.keysIn(new Set(differing), AE_KEYS_MAX) : []
-    out.toNode(msg.from, {type: 'ae.keys', from: this.id, id: msg.id, buckets: differing, keys} satisfies DigestKeys)
+    const answer: DigestKeys = {type: 'ae.keys', from: this.id, id: msg.id, buckets: differing, keys}
+    // One scan of the store, asked only by a replica that started empty (once per peer per round).
+    if (msg.askEarlierLife === undefined) return out.toNode(msg.from, answer)
+    const asked = msg.askEarlierLife
+    const otherLife = (this.heardIncarnations.get(msg.from) ?? []).some((inc) => inc !== asked)
+    out.toNode(msg.from, {...answer, earlierLife: otherLife || mentionsActorOf(this.store.entries(), msg.from)})
   }
 
   private onDigestKeys(msg: DigestKeys, out: Out): void {
@@ -591,29 +636,34 @@ export class EventualReplica {
     for (let i = 0; i < pull.length; i += 1000) {
       out.toNode(msg.from, {type: 'ae.pull', from: this.id, id: msg.id, keys: pull.slice(i, i + 1000)} satisfies DigestPull)
     }
-    // Caught up enough to coin dots safely once the pulled states have had a moment to arrive.
-    if (this.catchUpUntil > this.now) this.catchUpUntil = pull.length ? Math.min(this.catchUpUntil, this.now + 5) : this.now
     const r = this.recovering
+    if (r && msg.earlierLife === true) r.earlierLife = true
+    // Caught up once every asked peer answered and the pulled states have had a moment to arrive.
     if (r?.awaiting?.delete(msg.from) && r.awaiting.size === 0) r.doneAt = this.now + (pull.length ? 5 : 0)
   }
 
-  /** Ends the catch-up after lost data once every asked peer answered and pulled states had time to land. */
+  /** Ends the catch-up once every asked peer answered and pulled states had time to land. */
   private finishRecovery(out: Out): void {
     const r = this.recovering
     if (!r || r.awaiting === null || r.awaiting.size > 0 || this.now < r.doneAt) return
     this.recovering = null
+    if (r.kind === 'empty') {
+      // The new actor (if any) first: a torn append keeps a prefix, never "done" without the actor.
+      this.checkEarlierLife(r.earlierLife, out)
+      out.persist.push({t: 'catchup', done: true})
+      return
+    }
     out.log('warn', `caught up from its peers after lost data; coordinating writes again as actor ${this.actor}`)
     out.effects.push({kind: 'recovered'})
   }
 
   /**
    * A replica that started with an empty disk may be a new one or one whose data directory was
-   * wiped. Before its first write (after the catch-up), if anything it now holds carries a dot or
-   * context entry of its id, it had an earlier life whose dots it no longer knows: take a new actor.
+   * wiped. If a peer said it holds something an earlier life of this id wrote, or anything it now
+   * holds says so, it had an earlier life whose dots it no longer knows: take a new actor.
    */
-  private checkEarlierLife(out: Out): void {
-    this.startedEmpty = false
-    if (this.actor !== this.id || !mentionsActorOf(this.store.entries(), this.id)) return
+  private checkEarlierLife(peerSaidSo: boolean, out: Out): void {
+    if (this.actor !== this.id || !(peerSaidSo || mentionsActorOf(this.store.entries(), this.id))) return
     this.actor = newActor(this.id, this.cfg.rng)
     out.persist.push({t: 'actor', actor: this.actor})
     out.log('warn', `started with an empty data directory, but its peers hold versions written by ${this.id} before: its data was lost, so it writes as the new actor ${this.actor}`)

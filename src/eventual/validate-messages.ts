@@ -24,6 +24,7 @@ export function asEventualPeerMessage(m: Record<string, unknown>): EventualPeerM
     case 'hb':
       if (m.mode !== 'eventual' && m.mode !== 'quorum') return null
       if (!isStringList(m.members, LIMITS.membersMax, isId)) return null
+      if (m.inc !== undefined && !isToken(m.inc, 16)) return null
       return m as unknown as EventualPeerMessage
     case 'repl':
       if (m.batch !== undefined && !isToken(m.batch)) return null
@@ -37,11 +38,12 @@ export function asEventualPeerMessage(m: Record<string, unknown>): EventualPeerM
     case 'read.resp':
       return isToken(m.id) && isKey(m.key) && isValidSiblings(m.siblings) ? (m as unknown as EventualPeerMessage) : null
     case 'ae.digest':
+      if (m.askEarlierLife !== undefined && !isToken(m.askEarlierLife, 16)) return null
       return isToken(m.id) && isStringList(m.buckets, 4096, (b) => typeof b === 'string' && BUCKET_HASH.test(b))
         ? (m as unknown as EventualPeerMessage)
         : null
     case 'ae.keys':
-      if (!isToken(m.id)) return null
+      if (!isToken(m.id) || (m.earlierLife !== undefined && typeof m.earlierLife !== 'boolean')) return null
       if (!Array.isArray(m.buckets) || m.buckets.length > 4096 || !m.buckets.every((b) => Number.isSafeInteger(b) && b >= 0))
         return null
       if (!Array.isArray(m.keys) || m.keys.length > 100_000) return null

@@ -8,8 +8,10 @@
  * so counting them toward a commit is safe), but it neither votes nor stands for election. It becomes
  * a voter again by one of two doors:
  *
- * (a) Caught up with a leader elected without it: it has heard a leader of its current term and holds
- *     (and applied) the log up to a committed entry of that term. A leader elected without its vote
+ * (a) Caught up with a leader elected without it: since it started, the leader of its current term
+ *     reported a commit index that points at an entry of that term, its own log matched the leader's
+ *     up to there, and it has applied up to there. (A leader that committed an entry of its own term
+ *     has every entry committed before it, so the learner now holds every one of them too.) A leader elected without its vote
  *     needed a majority of the other members; if the old incarnation's vote had made some candidate
  *     win in a term, that majority includes a member of that term or later, so the new leader's term is
  *     at least as high. The learner then records a vote for that leader in that term, so it only
@@ -27,7 +29,15 @@
 export interface LearnerState {
   /** Why it is a learner, for status and logs. */
   readonly why: string
+  /** It lost data (the disk holds a RECOVERING marker to clear when it is a voter again). */
+  readonly lostData: boolean
   readonly heard: Map<string, {term: number; lastLogIndex: number}>
+  /**
+   * Door (a): the highest commit index a leader reported, after this replica started, in an APPEND
+   * this replica's log matched up to that index, where the entry there is of the leader's term. A
+   * commit index restored from the damaged disk proves nothing; this one does.
+   */
+  caughtUpTo: number
 }
 
 /**

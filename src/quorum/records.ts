@@ -24,6 +24,11 @@ export type QuorumRecord =
   | {t: 'install.begin'; index: number; term: number}
   | {t: 'install.keys'; index: number; keys: [string, KeyVersion][]}
   | {t: 'install.end'; index: number; term: number}
+  /**
+   * The replica became a learner (it started empty or lost data; `done` false) or a voter again
+   * (`done` true). Persisted so a crash while learning does not make it a voter on restart.
+   */
+  | {t: 'learner'; done: boolean}
 
 /**
  * The state a snapshot holds: the applied key-value state at `lastIncludedIndex`, the log entries
@@ -39,4 +44,6 @@ export interface QuorumSnapshot {
   lastIncludedTerm: number
   keys: [string, KeyVersion][]
   tail: LogEntry[]
+  /** Present while the replica is a learner (see the `learner` record). */
+  learner?: true
 }

@@ -28,6 +28,8 @@ export interface RecoveredState {
   commitIndex: number
   log: ReplicatedLog
   kv: KeyValueState
+  /** It was a learner when it stopped: it still is (a crash while learning changes nothing). */
+  learning: boolean
 }
 
 /**
@@ -41,6 +43,7 @@ export function recover(snapshot: QuorumSnapshot | null, records: readonly Quoru
   let term = 0
   let vote: string | null = null
   let commitIndex = 0
+  let learning = snapshot?.learner === true
   if (snapshot) {
     term = snapshot.term
     vote = snapshot.vote
@@ -67,6 +70,9 @@ export function recover(snapshot: QuorumSnapshot | null, records: readonly Quoru
       case 'commit':
         commitIndex = Math.max(commitIndex, r.index)
         break
+      case 'learner':
+        learning = !r.done
+        break
       case 'install.begin':
         staging = {index: r.index, term: r.term, keys: []}
         break
@@ -86,7 +92,7 @@ export function recover(snapshot: QuorumSnapshot | null, records: readonly Quoru
   }
   if (lostData) commitIndex = Math.min(commitIndex, log.lastIndex)
   invariant(commitIndex <= log.lastIndex, `recovered commit index ${commitIndex} is past the recovered log end ${log.lastIndex}`)
-  return {term, vote, commitIndex, log, kv}
+  return {term, vote, commitIndex, log, kv, learning}
 }
 
 function replayEntry(log: ReplicatedLog, e: LogEntry): void {

@@ -116,8 +116,9 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   private seq = 0
   /** Non-null while this replica may not vote (it started empty or lost data): see learner.ts. */
   private learner: LearnerState | null = null
-  /** Log lines decided in restore(), emitted with the first Output (restore has none). */
+  /** Log lines and records decided in restore(), emitted with the first Output (restore has none). */
   private bootLines: string[] = []
+  private bootRecords: QuorumRecord[] = []
 
   constructor(private readonly cfg: QuorumConfig) {
     invariant(cfg.peers.includes(cfg.id), `--peers must include the replica's own id ${cfg.id}`)
@@ -158,20 +159,24 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
    * safe for it to vote again.
    */
   restore(snapshot: QuorumSnapshot | null, records: readonly QuorumRecord[], facts: RecoveryFacts = WHOLE_DISK): void {
+    const r = recover(snapshot, records, facts.loss !== null)
     if (facts.loss) {
-      this.learner = {why: `lost data: ${facts.loss.what}`, heard: new Map()}
+      this.learner = {why: `lost data: ${facts.loss.what}`, lostData: true, heard: new Map(), caughtUpTo: 0}
       this.bootLines.push(
         `DATA LOSS in ${facts.loss.file}: ${facts.loss.what}. It may have voted or acked entries it no longer holds, so it ` +
           `rejoins as a non-voting learner: it will not vote or stand for election until it has caught up with a leader elected without it.`,
       )
     } else if (facts.empty) {
-      this.learner = {why: 'started with an empty data directory', heard: new Map()}
+      this.learner = {why: 'started with an empty data directory', lostData: false, heard: new Map(), caughtUpTo: 0}
       this.bootLines.push(
         'started with an empty data directory: not voting until it has heard every member with an empty log (a new cluster) ' +
           'or caught up with a leader (a replica whose data was wiped)',
       )
+    } else if (r.learning) {
+      this.learner = {why: 'was still a learner when it stopped', lostData: false, heard: new Map(), caughtUpTo: 0}
+      this.bootLines.push('was still a learner when it stopped: not voting until it has caught up with a leader')
     }
-    const r = recover(snapshot, records, facts.loss !== null)
+    if (this.learner && !r.learning) this.bootRecords.push({t: 'learner', done: false})
     this.term = r.term
     this.vote = r.vote
     this.log = r.log
@@ -200,6 +205,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       lastIncludedTerm,
       keys: this.kv.entries(),
       tail: this.log.after(this.appliedIndex),
+      ...(this.learner ? {learner: true as const} : {}),
     }
   }
 
@@ -282,6 +288,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   /** A new Output, carrying first the log lines restore() decided on. */
   private begin(): Out {
     const out: Out = new OutputBuilder()
+    out.persist.push(...this.bootRecords.splice(0))
     for (const line of this.bootLines.splice(0)) out.log('warn', line)
     return out
   }
@@ -297,16 +304,15 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       this.role === 'follower' &&
       this.leaderId !== null &&
       this.leaderIsLive() &&
-      this.commitIndex > 0 &&
-      this.log.termAt(this.commitIndex) === this.term &&
-      this.appliedIndex >= this.commitIndex
+      learner.caughtUpTo > 0 &&
+      this.appliedIndex >= learner.caughtUpTo
     if (caughtUp) {
       // Door (a): a vote for the leader of this term is one the old incarnation could not contradict.
       if (this.vote === null) {
         this.vote = this.leaderId
         out.persist.push({t: 'term', term: this.term, vote: this.vote})
       }
-      return this.endLearning(`caught up with leader ${this.leaderId} of term ${this.term} at commit index ${this.commitIndex}`, out)
+      return this.endLearning(`caught up with leader ${this.leaderId} of term ${this.term} at commit index ${learner.caughtUpTo}`, out)
     }
     const floor = emptyClusterFloor(learner, this.others, this.term, this.log.lastIndex)
     if (floor !== null) {
@@ -321,10 +327,13 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   }
 
   private endLearning(why: string, out: Out): void {
+    const lostData = this.learner?.lostData === true
     this.learner = null
+    out.persist.push({t: 'learner', done: true})
     this.electionDeadline = this.now + this.randomElectionTimeout()
     out.log('info', `voting member again: ${why}`)
-    out.effects.push({kind: 'recovered'})
+    // After lost data the disk's RECOVERING marker must go (after a fresh snapshot); an empty start has none.
+    if (lostData) out.effects.push({kind: 'recovered'})
   }
 
   private onState(m: State, out: Out): void {
@@ -677,6 +686,13 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       this.advanceCommit(out)
       if (!p.transfer && p.next <= this.log.lastIndex && p.next === p.match + 1) this.sendAppend(m.from, p, out, false)
     } else {
+      if (m.matchIndex < p.match) {
+        // It no longer holds what it acked (its disk was wiped or damaged; it is a learner now), or its
+        // conflict hint reaches below the match: either way resume from its hint and count only what
+        // it now acks toward commits, or this leader would resend the same APPEND forever.
+        out.log('info', `${m.from} no longer matches up to ${p.match} (it says ${m.matchIndex}); resending from there`)
+        p.match = m.matchIndex
+      }
       p.next = Math.max(p.match + 1, Math.min(p.next, m.matchIndex + 1))
       if (!p.transfer) this.sendAppend(m.from, p, out, false)
     }
@@ -774,6 +790,10 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     if (r.success) {
       this.matchedIndex = Math.max(this.matchedIndex, r.matchIndex)
       this.setCommit(Math.min(m.leaderCommit, r.matchIndex), out)
+      const learner = this.learner
+      if (learner && m.leaderCommit > 0 && r.matchIndex >= m.leaderCommit && this.log.termAt(m.leaderCommit) === m.term) {
+        learner.caughtUpTo = Math.max(learner.caughtUpTo, m.leaderCommit)
+      }
     }
     const ack: AppendAck = {type: 'APPEND_ACK', from: this.id, term: this.term, success: r.success, matchIndex: r.matchIndex, seq: m.seq}
     out.toNode(m.from, ack)

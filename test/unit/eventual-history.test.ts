@@ -277,6 +277,13 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
   const onlyB = everywhere('k', b.siblings)
 
   describe('accepts', () => {
+    it('a w=1 write whose coordinator lost its disk after the invocation but before the ack arrived', () => {
+      // The coordinator persisted, sent the ack and was wiped while the ack was in flight (the simulator found it).
+      const v = checkEventual(lostA(1), onlyB, {diskLosses: [wipe('n1', 12)]})
+      expect(v.problems).to.deep.equal([])
+      expect(v.stats.lostAllowed).to.equal(1)
+    })
+
     it('a w=1 write lost everywhere after its coordinator was wiped: counted and noted, not a problem', () => {
       const v = checkEventual(lostA(1), onlyB, {diskLosses: [wipe('n1', 100)]})
       expect(v.problems).to.deep.equal([])
@@ -321,20 +328,20 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
     })
 
     it('a w=1 loss when only another replica lost its disk', () => {
-      expectViolation(lostA(1), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=1; disk faults after its acknowledgement hit n2, not its coordinator n1\)/, {diskLosses: [wipe('n2', 100)]})
+      expectViolation(lostA(1), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=1; disk faults after it was invoked hit n2, not its coordinator n1\)/, {diskLosses: [wipe('n2', 100)]})
     })
 
-    it('a w=1 loss when the coordinator lost its disk before the write was acknowledged', () => {
-      // op#1 completes at 15; the wipe at 12 happened before, so the write was acknowledged by n1's next life.
-      expectViolation(lostA(1), onlyB, /put op#1 .* is lost .*\(w=1; disk faults after its acknowledgement hit no replica\)/, {diskLosses: [wipe('n1', 12)]})
+    it('a w=1 loss when the coordinator lost its disk before the write was invoked', () => {
+      // op#1 is invoked at 10; the wipe at 9 happened before, so the write was taken by n1's next life.
+      expectViolation(lostA(1), onlyB, /put op#1 .* is lost .*\(w=1; disk faults after it was invoked hit no replica\)/, {diskLosses: [wipe('n1', 9)]})
     })
 
     it('a w=2 write lost with one disk fault, even on its coordinator', () => {
-      expectViolation(lostA(2), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=2; disk faults after its acknowledgement hit n1\)/, {diskLosses: [wipe('n1', 100)]})
+      expectViolation(lostA(2), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=2; disk faults after it was invoked hit n1\)/, {diskLosses: [wipe('n1', 100)]})
     })
 
     it('a w=2 write lost after two disk faults that spared its coordinator (it held the write)', () => {
-      expectViolation(lostA(2), onlyB, /put op#1 .* is lost .*\(w=2; disk faults after its acknowledgement hit n2, n3, not its coordinator n1\)/, {
+      expectViolation(lostA(2), onlyB, /put op#1 .* is lost .*\(w=2; disk faults after it was invoked hit n2, n3, not its coordinator n1\)/, {
         diskLosses: [wipe('n2', 100), corrupt('n3', 200)],
       })
     })
