@@ -172,7 +172,11 @@ export class EventualReplica {
       // Persisted before anything else, so a crash during the catch-up resumes it.
       if (!catchingUp) bootRecords.push({t: 'catchup', done: false})
     }
-    if (bootRecords.length) this.boot = {records: bootRecords, lines: []}
+    const lines =
+      this.recovering && !facts.loss
+        ? [`${catchingUp ? 'was still catching up when it stopped' : 'started with an empty data directory'}: refusing to coordinate writes until every live peer has answered an anti-entropy round`]
+        : []
+    if (bootRecords.length || lines.length) this.boot = {records: bootRecords, lines}
     if (facts.loss) {
       this.actor = newActor(this.id, this.cfg.rng)
       this.recovering = {kind: 'loss', ...catchUp}

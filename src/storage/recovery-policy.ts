@@ -98,7 +98,11 @@ export function planRecovery<S, R>(found: DiskContents<S, R>): RecoveryPlan<S, R
   const covered = frames.length > 0 && last < lastSeq
   const truncateLog = covered ? {bytes: 0, records: 0} : bad ? {bytes: (found.log as DecodedLog<R>).goodBytes, records: frames.length} : null
   const loss: DiskLoss | null =
-    losses.length === 0 ? null : {file: (losses[0] as DiskLoss).file, what: losses.map((l) => `${l.file}: ${l.what}`).join('; ')}
+    losses.length === 0
+      ? null
+      : losses.length === 1
+        ? (losses[0] as DiskLoss)
+        : {file: (losses[0] as DiskLoss).file, what: losses.map((l) => `${l.file}: ${l.what}`).join('; ')}
   return {
     snapshot: snap.kind === 'ok' ? snap.state : null,
     records,
