@@ -91,6 +91,14 @@ export class FaultInjector {
     this.abandoned = true
   }
 
+  /**
+   * `abandoned` read through a call: after an `await`, abandon() may have run meanwhile, but the
+   * compiler keeps a field's narrowing across awaits and would call a second check of it dead.
+   */
+  private isAbandoned(): boolean {
+    return this.abandoned
+  }
+
   /** Replicas neither killed nor paused right now (what client workers prefer to talk to). */
   liveNodes(): string[] {
     return this.deps.ids.filter((id) => !this.killed.has(id) && !this.paused.has(id))
@@ -136,7 +144,7 @@ export class FaultInjector {
       this.deps.log(`${at(this.deps.now())} fault #${fault.seq} could not start fully: ${record.startError}`)
     }
     await sleepUntil(this.deps.now, startedAt + fault.holdMs, stop)
-    if (this.abandoned) return
+    if (this.isAbandoned()) return
     try {
       await this.end(fault, record)
     } catch (error) {

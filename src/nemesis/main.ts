@@ -37,7 +37,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`nemesis failed: ${(error as Error).stack ?? error}\n`)
+    process.stderr.write(`nemesis failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(EXIT.unknown)
   },
 )

@@ -90,7 +90,7 @@ export class RedisReplicaHost<R, S, M> {
       this.runner.onRaw(raw)
     } catch (error) {
       // A bug must not be hidden, but one bad message must not take the replica down either.
-      this.o.log('warn', `error handling a message on ${channel}: ${(error as Error).stack ?? error}`)
+      this.o.log('warn', `error handling a message on ${channel}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
     }
   }
 

@@ -50,9 +50,10 @@ async function eventualDriver(opts: ReplicaOptions, log: Log): Promise<{driver: 
   core.restore(recovered.snapshot, recovered.records, recovered.facts)
   log('info', `recovered ${core.keys().length} key(s) from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
-  let driver: RedisReplicaHost<EventualRecord, EventualSnapshot, EventualInput> | undefined
-  const hints = new HintQueues(opts.redisUrl, names, opts.id, (peer, msg) => driver!.deliverHint(peer, msg), log)
-  driver = new RedisReplicaHost({
+  // The hint worker and the host need each other: the closure reads `driver` only when a hint is
+  // delivered, which starts with driver.start(), after the assignment below.
+  const hints = new HintQueues(opts.redisUrl, names, opts.id, (peer, msg) => driver.deliverHint(peer, msg), log)
+  const driver: RedisReplicaHost<EventualRecord, EventualSnapshot, EventualInput> = new RedisReplicaHost({
     core,
     mode: 'eventual',
     store,
@@ -105,8 +106,8 @@ export async function runReplica(opts: ReplicaOptions): Promise<void> {
         log('info', 'stopped cleanly')
         process.exit(0)
       },
-      (error) => {
-        log('warn', `stop failed: ${(error as Error).message}`)
+      (error: unknown) => {
+        log('warn', `stop failed: ${error instanceof Error ? error.message : String(error)}`)
         process.exit(1)
       },
     )

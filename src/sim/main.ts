@@ -45,7 +45,10 @@ async function main(): Promise<void> {
   const mode = values.mode
   if (mode !== 'eventual' && mode !== 'quorum') usage('--mode must be eventual or quorum')
   const faultTicks = values.ticks === undefined ? undefined : wholeNumber('ticks', values.ticks, 0)
-  if (values.seed !== undefined) return replay(mode, wholeNumber('seed', values.seed, 0), values.quiet ?? false, faultTicks)
+  if (values.seed !== undefined) {
+    replay(mode, wholeNumber('seed', values.seed, 0), values.quiet ?? false, faultTicks)
+    return
+  }
   const count = wholeNumber('seeds', values.seeds, 100)
   const from = wholeNumber('from', values.from, 1)
   const jobs = Math.max(1, wholeNumber('jobs', values.jobs, availableParallelism()))

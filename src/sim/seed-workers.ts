@@ -3,6 +3,7 @@
  * summary per seed as it finishes. A core that throws (a broken invariant) is a violation too.
  */
 import {Worker} from 'node:worker_threads'
+import {outOfRange} from '../core/invariant.js'
 import type {SimMode} from './run-seed.js'
 
 export interface SeedSummary {
@@ -34,7 +35,11 @@ function startWorker(job: WorkerJob): Worker {
 
 export async function runSeedsInWorkers(mode: SimMode, from: number, count: number, jobs: number, onSeed: (s: SeedSummary) => void, faultTicks?: number): Promise<void> {
   const lanes: number[][] = Array.from({length: Math.min(jobs, Math.max(count, 1))}, () => [])
-  for (let i = 0; i < count; i++) lanes[i % lanes.length]!.push(from + i)
+  for (let i = 0; i < count; i++) {
+    const lane = i % lanes.length
+    const seeds = lanes[lane] ?? outOfRange(lane)
+    seeds.push(from + i)
+  }
   await Promise.all(
     lanes.map(
       (seeds) =>

@@ -20,7 +20,7 @@ import type {RecoveryFacts} from '../core/recovery-facts.js'
 import type {ReplicaCore} from '../core/replica-core.js'
 import type {Rng} from '../core/rng.js'
 import {type Inbound, ReplicaRunner, SNAPSHOT_EVERY_RECORDS_DEFAULT} from '../runtime/replica-runner.js'
-import {SimDisk} from './sim-disk.js'
+import {type DiskConditions, SimDisk} from './sim-disk.js'
 import {SimHintQueues} from './sim-hint-queues.js'
 
 /** What the simulator needs of a core: what the runner needs (EventualReplica and QuorumReplica provide it). */
@@ -28,9 +28,10 @@ export type SimCore = ReplicaCore<unknown, unknown, object>
 
 /** Builds a core from what its disk holds, with the mode's settings the runner needs. */
 export interface CoreFactory<C extends SimCore> {
-  create(id: string, rng: Rng, snapshot: unknown | null, records: readonly unknown[], facts: RecoveryFacts): C
+  /** `snapshot` is null when the disk holds none. */
+  create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[], facts: RecoveryFacts): C
   /** The mode's peer-message validator, as the Redis host passes it. */
-  asPeerMessage(m: Record<string, unknown>): object | null
+  readonly asPeerMessage: (m: Record<string, unknown>) => object | null
   /** How often the runner ticks (its own timeouts are counted in ticks of this length). */
   readonly tickMs: number
   /** Eventual mode has hinted hand-off queues; quorum mode has none. */
@@ -147,15 +148,10 @@ export class SimCluster<C extends SimCore> {
   ) {
     this.members = [...ids]
     this.snapshotEveryRecords = options.snapshotEveryRecords ?? SNAPSHOT_EVERY_RECORDS_DEFAULT
-    const world = this
     this.hints = new SimHintQueues(
       {
-        get now() {
-          return world.now
-        },
-        get brokerDown() {
-          return world.brokerDown
-        },
+        now: () => this.now,
+        brokerDown: () => this.brokerDown,
         isRunning: (id) => this.isRunning(id),
         deliver: (from, peer, msg, done) => this.processes.get(from)?.runner.deliverHint(peer, msg, done),
       },
@@ -179,17 +175,10 @@ export class SimCluster<C extends SimCore> {
   }
 
   private addDisk(id: string): void {
-    const world = this
-    const conditions = {
-      get slowDisk() {
-        return world.faults.slowDisk
-      },
-      get fsyncLies() {
-        return world.fsyncLies
-      },
-      get lossBlind() {
-        return world.lossBlind
-      },
+    const conditions: DiskConditions = {
+      slowDisk: () => this.faults.slowDisk,
+      fsyncLies: () => this.fsyncLies,
+      lossBlind: () => this.lossBlind,
     }
     this.disks.set(id, new SimDisk(this.rng, conditions))
     this.start(id)
@@ -261,8 +250,8 @@ export class SimCluster<C extends SimCore> {
     return this.brokerDownUntil > this.now
   }
 
-  /** Everything a replica durably holds (what a restart would recover). */
-  durable(id: string): {snapshot: unknown | null; records: readonly unknown[]} {
+  /** Everything a replica durably holds (what a restart would recover; snapshot null: none). */
+  durable(id: string): {snapshot: unknown; records: readonly unknown[]} {
     const d = this.disks.get(id) as SimDisk
     return {snapshot: d.snapshot, records: d.records}
   }

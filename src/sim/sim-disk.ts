@@ -28,7 +28,7 @@ import {decodeSnapshot, encodeSnapshot, type SnapshotRead} from '../storage/snap
 
 /** What a restart finds on the disk: replay `records` in order over `snapshot` (null: start empty). */
 export interface DiskContents {
-  readonly snapshot: unknown | null
+  readonly snapshot: unknown
   readonly records: readonly unknown[]
   /** What the recovery policy made of the bytes (lost data, or an empty disk). */
   readonly facts: RecoveryFacts
@@ -44,18 +44,18 @@ type Op =
 /** The world's current weather for disks (read at each decision). */
 export interface DiskConditions {
   /** The chance that an fsync is still unfinished when it is asked for. */
-  readonly slowDisk: number
+  slowDisk(): number
   /**
    * Sabotage for testing the checkers end to end: the disk lies about fsync, so a crash also loses
    * the last few records it had reported durable. A correct core cannot survive that; the checkers
    * must notice.
    */
-  readonly fsyncLies: boolean
+  fsyncLies(): boolean
   /**
    * Sabotage: a restart hands the core whatever survived as if the disk were whole (no loss, not
    * empty), as the replica did before it learnt to tell lost data from a torn tail.
    */
-  readonly lossBlind: boolean
+  lossBlind(): boolean
 }
 
 /** What a crash did to the unsynced appends (for the trace and the run's stats). */
@@ -80,7 +80,8 @@ export class SimDisk implements DiskPort<unknown, unknown> {
   private nextSeq = 1
   private queue: Op[] = []
   private syncing = false
-  private syncAgain = false
+  /** sync() calls so far: one made by a callback while a sync runs asks that sync for another round. */
+  private syncCalls = 0
   /** Fault: the next compaction leaves this many of the newest records in the log. */
   private tornCompactionKeep = 0
   /** True once a markRecovered completed (the data-loss recovery's marker is gone). */
@@ -116,7 +117,7 @@ export class SimDisk implements DiskPort<unknown, unknown> {
   // ---- what restarts and checkers read -------------------------------------------------------
 
   /** The durable snapshot's state (null before the first compaction, or if it is unreadable). */
-  get snapshot(): unknown | null {
+  get snapshot(): unknown {
     const read = this.readSnapshot()
     return read.kind === 'ok' ? read.state : null
   }
@@ -137,8 +138,8 @@ export class SimDisk implements DiskPort<unknown, unknown> {
     this.tail = null
     this.nextSeq = plan.nextSeq
     this.recoveredMarked = false
-    const facts = this.conditions.lossBlind ? {loss: null, empty: false} : plan.facts
-    if (this.conditions.lossBlind) this.marker = null
+    const facts = this.conditions.lossBlind() ? {loss: null, empty: false} : plan.facts
+    if (this.conditions.lossBlind()) this.marker = null
     return {snapshot: plan.snapshot, records: plan.records, facts, warnings: plan.warnings}
   }
 
@@ -146,18 +147,17 @@ export class SimDisk implements DiskPort<unknown, unknown> {
 
   /** Completes every queued operation's fsync, in order (callbacks may queue more; so does their turn). */
   sync(): void {
-    if (this.syncing) {
-      this.syncAgain = true
-      return
-    }
+    this.syncCalls++
+    if (this.syncing) return
     this.syncing = true
     try {
+      let round: number
       do {
-        this.syncAgain = false
+        round = this.syncCalls
         const ops = this.queue
         this.queue = []
         for (const op of ops) this.complete(op)
-      } while (this.syncAgain && this.queue.length > 0)
+      } while (this.syncCalls !== round && this.queue.length > 0)
     } finally {
       this.syncing = false
     }
@@ -179,7 +179,7 @@ export class SimDisk implements DiskPort<unknown, unknown> {
     // Half the time the write of the next frame had begun: a torn tail the policy must cut off.
     const torn = next !== undefined && this.rng.next() < 0.5
     if (torn) this.tail = next.subarray(0, 1 + this.rng.int(next.length - 1))
-    if (this.conditions.fsyncLies) this.frames.splice(Math.max(0, this.frames.length - 1 - this.rng.int(10)))
+    if (this.conditions.fsyncLies()) this.frames.splice(Math.max(0, this.frames.length - 1 - this.rng.int(10)))
     this.queue = []
     return {kept, unsynced: unsynced.length, torn}
   }
@@ -241,7 +241,7 @@ export class SimDisk implements DiskPort<unknown, unknown> {
     this.queue.push(op)
     // Usually the group commit is done long before anything else happens; a slow disk holds it
     // (and every later operation, which keeps its order) until a later sync().
-    if (this.rng.next() >= this.conditions.slowDisk) this.sync()
+    if (this.rng.next() >= this.conditions.slowDisk()) this.sync()
   }
 
   private complete(op: Op): void {

@@ -25,8 +25,9 @@ interface StoredHint {
 
 /** How the queues reach a sender's runner and ask the world about it. */
 export interface HintWorld {
-  readonly now: number
-  readonly brokerDown: boolean
+  /** The current tick. */
+  now(): number
+  brokerDown(): boolean
   /** Up and not paused. */
   isRunning(id: string): boolean
   /** Hands the hint to the sender's current ReplicaRunner.deliverHint. */
@@ -61,7 +62,7 @@ export class SimHintQueues {
     for (const h of this.hints) if (h.from === from) h.deliveringBy = 0
     return {
       add: (peer, msg) => {
-        if (this.world.brokerDown) return // BullMQ could not store it; anti-entropy repairs the peer
+        if (this.world.brokerDown()) return // BullMQ could not store it; anti-entropy repairs the peer
         this.hints.add({from, peer, msg, deliveringBy: 0})
       },
       peerAlive: (id, isAlive) => {
@@ -79,8 +80,8 @@ export class SimHintQueues {
 
   /** The workers' turn (once a tick): every waiting hint of a running sender to a peer it believes alive. */
   pump(): void {
-    if (this.world.brokerDown) return
-    const now = this.world.now
+    if (this.world.brokerDown()) return
+    const now = this.world.now()
     for (const h of this.hints) {
       if (h.deliveringBy !== 0 || !this.world.isRunning(h.from)) continue
       if (!this.alive.get(h.from)?.has(h.peer)) continue
@@ -93,7 +94,7 @@ export class SimHintQueues {
         if (h.deliveringBy !== inc) return // the sender restarted, or the broker lost the queue meanwhile
         h.deliveringBy = 0
         if (ok) this.hints.delete(h)
-        else this.restUntil.set(queue, this.world.now + this.retryTicks)
+        else this.restUntil.set(queue, this.world.now() + this.retryTicks)
       })
     }
   }

@@ -6,6 +6,7 @@
  * later), overlapping in time. Each seed also picks how violent
  * it is, so some runs are nearly calm (liveness gets exercised) and others are storms.
  */
+import {outOfRange} from '../core/invariant.js'
 import type {Rng} from '../core/rng.js'
 import {CALM, type NetworkFaults, type SimCluster, type SimCore} from './sim-cluster.js'
 
@@ -179,7 +180,11 @@ export class SimNemesis<C extends SimCore> {
     const ids = this.rng.shuffle([...this.cluster.ids])
     const k = this.rng.next() < 0.7 ? 2 : 3
     const groups: string[][] = Array.from({length: k}, () => [])
-    ids.forEach((id, i) => groups[i < k ? i : this.rng.int(k)].push(id))
+    ids.forEach((id, i) => {
+      const g = i < k ? i : this.rng.int(k) // the first k ids make every group non-empty
+      const group = groups[g] ?? outOfRange(g)
+      group.push(id)
+    })
     return groups
   }
 

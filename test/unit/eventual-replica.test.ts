@@ -5,7 +5,7 @@
  * replica from what it persisted, joins, and refusal of bad input with nothing persisted.
  * Fault runs draw drops, duplicates and delays from a seed; a failing seed is printed in the message.
  */
-import {expect} from 'chai'
+import {assert, expect} from 'chai'
 import {validateKey, validateValue} from '../../src/client/validate-input.js'
 import {KvError} from '../../src/core/errors.js'
 import {Rng} from '../../src/core/rng.js'
@@ -63,13 +63,13 @@ class World {
 
   put(node: string, key: string, value: string | null, extra: {context?: string; w?: number | 'quorum' | 'all'} = {}): string {
     const id = `r${this.req++}`
-    this.net.request(node, {type: 'client.put', id, replyTo: `c.${id}`, key, value, timeoutMs: 3000, ...extra} as Msg)
+    this.net.request(node, {type: 'client.put', id, replyTo: `c.${id}`, key, value, timeoutMs: 3000, ...extra} satisfies Msg)
     return id
   }
 
   read(node: string, key: string, r?: number | 'quorum' | 'all'): string {
     const id = `r${this.req++}`
-    this.net.request(node, {type: 'client.read', id, replyTo: `c.${id}`, key, timeoutMs: 3000, ...(r === undefined ? {} : {r})} as Msg)
+    this.net.request(node, {type: 'client.read', id, replyTo: `c.${id}`, key, timeoutMs: 3000, ...(r === undefined ? {} : {r})} satisfies Msg)
     return id
   }
 
@@ -168,7 +168,12 @@ describe('eventual replica (simulated network)', () => {
   it('refuses bad input with BAD_REQUEST, in the words the client uses, and persists nothing', () => {
     const w = new World(6)
     const before = w.disk('n1').length
-    for (const [key, value] of [['', 'x'], ['k'.repeat(1025), 'x'], ['k', 'v'.repeat(1024 * 1024 + 1)]]) {
+    const bad: [key: string, value: string][] = [
+      ['', 'x'],
+      ['k'.repeat(1025), 'x'],
+      ['k', 'v'.repeat(1024 * 1024 + 1)],
+    ]
+    for (const [key, value] of bad) {
       const r = w.await(w.put('n1', key, value))
       expect(r.ok).to.equal(false)
       expect(r.error!.code).to.equal('BAD_REQUEST')
@@ -251,9 +256,10 @@ describe('eventual replica (simulated network)', () => {
       for (const p of pending) {
         const r = w.reply(p.id)
         if (r?.ok) {
-          const clock = (r.result as PutResultEventual).clock
-          const node = (r.result as PutResultEventual).node
-          acked.push({key: p.key, version: {node, counter: clock[node]}})
+          const {clock, node} = r.result as PutResultEventual
+          const counter = clock[node]
+          assert(counter !== undefined, `seed ${seed}: the clock of a put at ${node} lacks ${node}`)
+          acked.push({key: p.key, version: {node, counter}})
         }
       }
       expect(w.converged(keys), `seed ${seed}: replicas differ after heal`).to.equal(true)

@@ -21,7 +21,11 @@ const CAP = 5
 
 describe('hint queues: a per-peer cap on what is really pending', function () {
   this.timeout(30_000)
-  let redis: TestRedis
+  let redis: TestRedis | undefined
+  const redisUrl = (): string => {
+    if (!redis) throw new Error('the broker did not start')
+    return redis.url
+  }
   const open: HintQueues[] = []
 
   before(async () => {
@@ -37,10 +41,13 @@ describe('hint queues: a per-peer cap on what is really pending', function () {
     const delivered = new Map<string, object[]>()
     const logs: string[] = []
     const hints = new HintQueues(
-      redis.url,
+      redisUrl(),
       clusterNames(cluster),
       self,
-      async (peer, msg) => void delivered.set(peer, [...(delivered.get(peer) ?? []), msg]),
+      (peer, msg) => {
+        delivered.set(peer, [...(delivered.get(peer) ?? []), msg])
+        return Promise.resolve()
+      },
       (level, text) => logs.push(`${level} ${text}`),
       {pendingMax: CAP, now: () => clock.ms},
     )
@@ -95,7 +102,7 @@ describe('hint queues: a per-peer cap on what is really pending', function () {
     first.hints.add('pc', {i: 4})
     // Wait until BullMQ holds all four, then "restart" the replica (pc never came back).
     const names = clusterNames(cluster)
-    const probe = new Queue(`${names.hintQueue('pc')}-from-me`, {connection: {url: redis.url}, prefix: names.queuePrefix})
+    const probe = new Queue(`${names.hintQueue('pc')}-from-me`, {connection: {url: redisUrl()}, prefix: names.queuePrefix})
     try {
       await waitFor('four hints stored', async () => (await probe.getJobCountByTypes('waiting', 'active', 'delayed')) === 4)
     } finally {

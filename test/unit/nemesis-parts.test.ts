@@ -159,8 +159,8 @@ function fakeBroker(answers: Array<() => Promise<number>>): ClientBroker {
     subscribe: async () => {},
     onMessage: () => {},
     onLost: () => {},
-    exists: async () => true,
-    hgetall: async () => ({}),
+    exists: () => Promise.resolve(true),
+    hgetall: () => Promise.resolve({}),
     set: async () => {},
     del: async () => {},
     close: async () => {},
@@ -169,7 +169,7 @@ function fakeBroker(answers: Array<() => Promise<number>>): ClientBroker {
 
 describe('PublishWatch', () => {
   it('says delivered only after a publish reached someone or failed', async () => {
-    const watch = new PublishWatch(fakeBroker([async () => 0, async () => 1, async () => Promise.reject(new Error('closed'))]))
+    const watch = new PublishWatch(fakeBroker([() => Promise.resolve(0), () => Promise.resolve(1), () => Promise.reject(new Error('closed'))]))
     watch.begin()
     expect(watch.mayHaveDelivered).to.equal(false)
     await watch.publish('c', 'm')

@@ -30,6 +30,11 @@ function logOf(...terms: number[]): ReplicatedLog {
   return log
 }
 
+/** A snapshot as a restart reads it back: through JSON (the file's body), sharing nothing with the replica. */
+function persisted(snapshot: QuorumSnapshot): QuorumSnapshot {
+  return JSON.parse(JSON.stringify(snapshot)) as QuorumSnapshot
+}
+
 /** The durable state of a replica, as a comparable value. */
 function durable(r: QuorumReplica): unknown {
   const tail = Array.from({length: r.lastLogIndex - r.applied}, (_, i) => r.entryAt(r.applied + 1 + i))
@@ -118,7 +123,7 @@ describe('quorum recovery', function () {
           net.partition([shuffled.slice(0, 2), shuffled.slice(2)])
         } else if (x < 0.49) net.heal()
         if (t % 5 === 0) {
-          for (const r of net.up()) captures.push({id: r.id, snapshot: JSON.parse(JSON.stringify(r.snapshot())), count: net.disks.get(r.id)?.records.length ?? 0})
+          for (const r of net.up()) captures.push({id: r.id, snapshot: persisted(r.snapshot()), count: net.disks.get(r.id)?.records.length ?? 0})
         }
         net.tick()
       }

@@ -17,7 +17,7 @@
  * QUORUM_SEED=<n> replays one seed, QUORUM_SEEDS=<n> changes how many run.
  */
 import {expect} from 'chai'
-import type {ClientReply, PutResultQuorum, ReadResult} from '../../src/core/client-messages.js'
+import type {PutResultQuorum, ReadResult} from '../../src/core/client-messages.js'
 import {Rng} from '../../src/core/rng.js'
 import {QuorumNet} from './quorum-net.js'
 import {CALM} from '../../src/sim/sim-cluster.js'
@@ -115,7 +115,7 @@ function runSeed(seed: number): RunSummary {
     } else if (reply.error.code !== 'TIMEOUT' && reply.error.code !== 'UNAVAILABLE') v.push(`seed ${seed}: put ${p.id} failed with ${reply.error.code}`)
   }
   for (const r of reads) {
-    const reply = net.reply(r.id) as ClientReply | undefined
+    const reply = net.reply(r.id)
     if (!reply) {
       if (!net.lostWithReplica(r.id)) v.push(`seed ${seed}: read ${r.id} never got a reply`)
       continue
@@ -152,7 +152,7 @@ describe('quorum replica safety under random faults', function () {
       try {
         s = runSeed(seed)
       } catch (error) {
-        throw new Error(`seed ${seed}: ${(error as Error).stack}`)
+        throw new Error(`seed ${seed}: ${(error as Error).stack}`, {cause: error})
       }
       violations.push(...s.violations)
       acked += s.acked
