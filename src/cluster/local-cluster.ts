@@ -113,12 +113,13 @@ export class LocalCluster {
       const alive = new Set(st.nodes.filter((n) => n.alive).map((n) => n.id))
       return ids.every((id) => alive.has(id))
     }, {timeoutMs})
-    // ...and see each other, so writes replicate instead of becoming hints.
-    await waitFor('replicas see each other', async () => {
+    // ...and see each other, so writes replicate instead of becoming hints, and have caught up (a
+    // replica that started empty refuses writes until its peers answered it).
+    await waitFor('replicas see each other and caught up', async () => {
       const st = await c.status({timeoutMs: 1000})
       return ids.every((id) => {
         const n = st.nodes.find((x) => x.id === id)
-        return n?.alive && ids.every((p) => n.peersAlive?.includes(p) ?? true)
+        return n?.alive && n.recovering !== true && ids.every((p) => n.peersAlive?.includes(p) ?? true)
       })
     }, {timeoutMs})
   }

@@ -117,7 +117,8 @@ async function waitUntilServing(client: KvClient, replicas: readonly ChildReplic
       throw new KvError('UNAVAILABLE', `replica ${dead.spec.id} exited during startup (${await dead.exited}); see its output above`)
     }
     const status = await client.status({timeoutMs: 1000})
-    const alive = new Set(status.nodes.filter((n) => n.alive).map((n) => n.id))
+    // Serving means alive and caught up: a replica that started empty refuses writes until then.
+    const alive = new Set(status.nodes.filter((n) => n.alive && n.recovering !== true).map((n) => n.id))
     waiting = replicas.map((r) => r.spec.id).filter((id) => !alive.has(id))
     if (waiting.length === 0) return
     if (Date.now() > deadline) break
