@@ -52,7 +52,11 @@ class Problems {
 }
 
 /** Judges one eventual run; see the file header for what is and is not promised. */
-export function checkEventual(history: readonly HistoryOp[], finals: FinalStates, options: EventualCheckOptions = {}): Verdict {
+export function checkEventual(
+  history: readonly HistoryOp[],
+  finals: FinalStates,
+  options: EventualCheckOptions = {},
+): Verdict {
   const problems = new Problems()
   const replicas = [...finals.keys()].sort()
   const keys = allKeys(history, finals)
@@ -69,11 +73,23 @@ export function checkEventual(history: readonly HistoryOp[], finals: FinalStates
       problems.add(`malformed history: read op#${op.id} of key ${show(op.key)} is ok but carries no result`)
       continue
     }
-    checkSiblingSet({...common, where: `read op#${op.id} at ${op.node ?? '?'}`, key: op.key, items: op.read, readCompleted: op.complete}, problems)
+    checkSiblingSet(
+      {
+        ...common,
+        where: `read op#${op.id} at ${op.node ?? '?'}`,
+        key: op.key,
+        items: op.read,
+        readCompleted: op.complete,
+      },
+      problems,
+    )
   }
   for (const replica of replicas) {
     for (const [key, state] of finals.get(replica) ?? []) {
-      checkSiblingSet({...common, where: `replica ${replica}'s final state`, key, items: state.values, readCompleted: null}, problems)
+      checkSiblingSet(
+        {...common, where: `replica ${replica}'s final state`, key, items: state.values, readCompleted: null},
+        problems,
+      )
       checkContextCoversSiblings(replica, key, state, problems)
     }
   }
@@ -111,7 +127,10 @@ function indexPuts(history: readonly HistoryOp[], problems: Problems): Map<strin
     if (op.kind !== 'put' || typeof op.value !== 'string') continue
     const first = puts.get(op.value)
     if (first === undefined) puts.set(op.value, op)
-    else problems.add(`malformed history: value ${show(op.value)} is written by both op#${first.id} and op#${op.id}; values must be unique`)
+    else
+      problems.add(
+        `malformed history: value ${show(op.value)} is written by both op#${first.id} and op#${op.id}; values must be unique`,
+      )
   }
   return puts
 }
@@ -140,7 +159,8 @@ class DotReader {
         if (!isCounterClock(clock)) continue // malformed ones are reported by rule 0
         for (const actor of Object.keys(clock as Clock)) {
           const seen = this.firstMention.get(actor)
-          if (seen === undefined || at < seen.at || (at === seen.at && op.id < seen.op)) this.firstMention.set(actor, {at, op: op.id})
+          if (seen === undefined || at < seen.at || (at === seen.at && op.id < seen.op))
+            this.firstMention.set(actor, {at, op: op.id})
         }
       }
     }
@@ -153,7 +173,9 @@ class DotReader {
     const tagged = actors.filter((a) => a !== node)
     const newest = tagged.length === 0 ? [node] : this.newestOf(tagged)
     if (newest.length > 1) {
-      return {why: `holds entries of incarnations ${newest.join(', ')} of ${node} that the history first mentions in one op, so which of them is its dot is unknown`}
+      return {
+        why: `holds entries of incarnations ${newest.join(', ')} of ${node} that the history first mentions in one op, so which of them is its dot is unknown`,
+      }
     }
     const actor = newest[0] as string
     return {dot: {node: actor, counter: clockGet(clock, actor)}}
@@ -196,7 +218,8 @@ function checkClocksWellFormed(history: readonly HistoryOp[], finals: FinalState
   for (const [replica, states] of finals) {
     for (const [key, state] of states) {
       bad(state.context, `replica ${replica}'s final context of key ${show(key)}`)
-      for (const item of state.values) bad(item.clock, `replica ${replica}'s final value ${show(item.value)} of key ${show(key)}`)
+      for (const item of state.values)
+        bad(item.clock, `replica ${replica}'s final value ${show(item.value)} of key ${show(key)}`)
     }
   }
 }
@@ -209,7 +232,12 @@ function canonicalState(s: ObservedKeyState): string {
   return `[${items.join(', ')}] context ${clockToCanonicalJson(s.context)}`
 }
 
-function checkConvergence(finals: FinalStates, replicas: readonly string[], keys: readonly string[], problems: Problems): void {
+function checkConvergence(
+  finals: FinalStates,
+  replicas: readonly string[],
+  keys: readonly string[],
+  problems: Problems,
+): void {
   for (const key of keys) {
     const holders = new Map<string, string[]>()
     for (const replica of replicas) {
@@ -272,13 +300,18 @@ function checkNoLostWrites(input: WritesInput, problems: Problems): WritesChecke
     if (!isCounterClock(op.clock)) continue // reported by rule 0
     const found = dots.of(op.node, op.clock)
     if ('why' in found) {
-      problems.add(`malformed history: ${what} was acknowledged by ${op.node} with clock ${clockToCanonicalJson(op.clock)}, which ${found.why}`)
+      problems.add(
+        `malformed history: ${what} was acknowledged by ${op.node} with clock ${clockToCanonicalJson(op.clock)}, which ${found.why}`,
+      )
       continue
     }
     const {dot} = found
     const dotKey = dotKeyOf(op.key, dot)
     const twin = byDot.get(dotKey)
-    if (twin) problems.add(`key ${show(op.key)}: ${describeWrite(twin)} and ${describeWrite(op)} were both acknowledged with dot ${showDot(dot)}: a replica reused a dot, so one of them is lost`)
+    if (twin)
+      problems.add(
+        `key ${show(op.key)}: ${describeWrite(twin)} and ${describeWrite(op)} were both acknowledged with dot ${showDot(dot)}: a replica reused a dot, so one of them is lost`,
+      )
     else byDot.set(dotKey, op)
     const lostOn = replicas.filter((r) => !covers(stateOf(finals, r, op.key).context, dot))
     if (lostOn.length === 0) continue
@@ -287,7 +320,9 @@ function checkNoLostWrites(input: WritesInput, problems: Problems): WritesChecke
       allowedLosses.push({op, w})
       continue
     }
-    problems.add(`key ${show(op.key)}: acknowledged ${what} (dot ${showDot(dot)}) is lost on ${lostOn.join(', ')}: the final context does not cover its dot, so it is neither kept nor superseded${whyNotAllowed(op, op.node, diskLosses, lostOn.length === replicas.length)}`)
+    problems.add(
+      `key ${show(op.key)}: acknowledged ${what} (dot ${showDot(dot)}) is lost on ${lostOn.join(', ')}: the final context does not cover its dot, so it is neither kept nor superseded${whyNotAllowed(op, op.node, diskLosses, lostOn.length === replicas.length)}`,
+    )
   }
   return {acked, byDot, allowedLosses}
 }
@@ -315,7 +350,12 @@ function lossAllowed(op: HistoryOp, coordinator: string, diskLosses: readonly Di
 }
 
 /** Why a loss was not excused, when disk faults or --w could have made it look allowed. */
-function whyNotAllowed(op: HistoryOp, coordinator: string, diskLosses: readonly DiskLoss[], everywhere: boolean): string {
+function whyNotAllowed(
+  op: HistoryOp,
+  coordinator: string,
+  diskLosses: readonly DiskLoss[],
+  everywhere: boolean,
+): string {
   if (diskLosses.length === 0) return ''
   if (!everywhere) return ' (it survives elsewhere, so this is not a loss its --w allows)'
   if (op.w === undefined || op.complete === null) return ' (its w is not recorded, so its loss is never excused)'
@@ -328,13 +368,18 @@ function whyNotAllowed(op: HistoryOp, coordinator: string, diskLosses: readonly 
 function allowedLossNotes(losses: readonly AllowedLoss[]): string[] {
   const byW = new Map<number, HistoryOp[]>()
   for (const {op, w} of losses) byW.set(w, [...(byW.get(w) ?? []), op])
-  return [...byW].sort((a, b) => a[0] - b[0]).map(([w, ops]) => {
-    const plural = ops.length === 1 ? 'write' : 'writes'
-    const others = w === 1 ? '' : ` and ${w - 1} more wiped/corrupted ${w === 2 ? 'replica' : 'replicas'}`
-    const ids = ops.slice(0, NOTE_OPS_MAX).map((op) => `op#${op.id}`).join(', ')
-    const more = ops.length > NOTE_OPS_MAX ? `, … (${ops.length - NOTE_OPS_MAX} more)` : ''
-    return `${ops.length} acknowledged w=${w} ${plural} lost with a wiped/corrupted coordinator${others} (allowed): ${ids}${more}`
-  })
+  return [...byW]
+    .sort((a, b) => a[0] - b[0])
+    .map(([w, ops]) => {
+      const plural = ops.length === 1 ? 'write' : 'writes'
+      const others = w === 1 ? '' : ` and ${w - 1} more wiped/corrupted ${w === 2 ? 'replica' : 'replicas'}`
+      const ids = ops
+        .slice(0, NOTE_OPS_MAX)
+        .map((op) => `op#${op.id}`)
+        .join(', ')
+      const more = ops.length > NOTE_OPS_MAX ? `, … (${ops.length - NOTE_OPS_MAX} more)` : ''
+      return `${ops.length} acknowledged w=${w} ${plural} lost with a wiped/corrupted coordinator${others} (allowed): ${ids}${more}`
+    })
 }
 
 // ---- rules 3 and 4: one sibling set (a final state or a read result) ------------------------------
@@ -367,7 +412,9 @@ function checkSiblingSet(set: SiblingSet, problems: Problems): void {
   for (const item of set.items) {
     const write = set.puts.get(item.value)
     if (seen.has(item.value)) {
-      problems.add(`key ${show(set.key)}: ${set.where} holds ${show(item.value)} twice: two siblings for one write${write ? ` (op#${write.id})` : ''}`)
+      problems.add(
+        `key ${show(set.key)}: ${set.where} holds ${show(item.value)} twice: two siblings for one write${write ? ` (op#${write.id})` : ''}`,
+      )
       continue
     }
     seen.add(item.value)
@@ -377,7 +424,8 @@ function checkSiblingSet(set: SiblingSet, problems: Problems): void {
     siblings.push({item, write, dot})
   }
   for (let i = 0; i < siblings.length; i++) {
-    for (let j = i + 1; j < siblings.length; j++) checkPairConcurrent(set, siblings[i] as Sibling, siblings[j] as Sibling, problems)
+    for (let j = i + 1; j < siblings.length; j++)
+      checkPairConcurrent(set, siblings[i] as Sibling, siblings[j] as Sibling, problems)
   }
 }
 
@@ -394,16 +442,21 @@ function checkOrigin(set: SiblingSet, item: ReadItem, write: HistoryOp | undefin
     return
   }
   if (write.status === 'fail') {
-    problems.add(`${prefix} from put op#${write.id}, which failed${write.error ? ` (${write.error})` : ''} and so must have had no effect`)
+    problems.add(
+      `${prefix} from put op#${write.id}, which failed${write.error ? ` (${write.error})` : ''} and so must have had no effect`,
+    )
   }
   if (set.readCompleted !== null && write.invoke > set.readCompleted) {
-    problems.add(`${prefix}, but the read completed at ${set.readCompleted} and its put op#${write.id} was only invoked at ${write.invoke}`)
+    problems.add(
+      `${prefix}, but the read completed at ${set.readCompleted} and its put op#${write.id} was only invoked at ${write.invoke}`,
+    )
   }
   // A version is immutable: every copy of it shows the clock its coordinator acknowledged.
   if (write.status === 'ok' && write.clock !== undefined && item.clock !== undefined) {
     const acked = clockToCanonicalJson(write.clock)
     const shown = clockToCanonicalJson(item.clock)
-    if (acked !== shown) problems.add(`${prefix} with clock ${shown}, but put op#${write.id} was acknowledged with clock ${acked}`)
+    if (acked !== shown)
+      problems.add(`${prefix} with clock ${shown}, but put op#${write.id} was acknowledged with clock ${acked}`)
   }
 }
 
@@ -425,7 +478,9 @@ function checkDotNotReused(set: SiblingSet, dot: Dot, write: HistoryOp, problems
   const pair = `${acked.id}/${write.id}`
   if (set.reusedReported.has(pair)) return
   set.reusedReported.add(pair)
-  problems.add(`key ${show(set.key)}: ${set.where} holds ${show(write.value ?? '')} from ${describeWrite(write)} with dot ${showDot(dot)}, the dot acknowledged for ${describeWrite(acked)}: a replica reused a dot`)
+  problems.add(
+    `key ${show(set.key)}: ${set.where} holds ${show(write.value ?? '')} from ${describeWrite(write)} with dot ${showDot(dot)}, the dot acknowledged for ${describeWrite(acked)}: a replica reused a dot`,
+  )
 }
 
 /**
@@ -451,13 +506,20 @@ function checkPairConcurrent(set: SiblingSet, a: Sibling, b: Sibling, problems: 
   const db = b.dot
   if (da === undefined || db === undefined) return
   if (da.node === db.node) {
-    if (da.counter === db.counter) problems.add(`${prefix} ${showSibling(a)} and ${showSibling(b)} with one dot: one write cannot have two values`)
+    if (da.counter === db.counter)
+      problems.add(`${prefix} ${showSibling(a)} and ${showSibling(b)} with one dot: one write cannot have two values`)
     return
   }
-  const superseded = covers(cb, da) ? {older: a, newer: b, dot: da} : covers(ca, db) ? {older: b, newer: a, dot: db} : undefined
+  const superseded = covers(cb, da)
+    ? {older: a, newer: b, dot: da}
+    : covers(ca, db)
+      ? {older: b, newer: a, dot: db}
+      : undefined
   if (superseded === undefined) return
   const {older, newer, dot} = superseded
-  problems.add(`${prefix} ${showSibling(older)} and ${showSibling(newer)}, but the second supersedes the first (its clock covers dot ${showDot(dot)}), so the first should have been dropped`)
+  problems.add(
+    `${prefix} ${showSibling(older)} and ${showSibling(newer)}, but the second supersedes the first (its clock covers dot ${showDot(dot)}), so the first should have been dropped`,
+  )
 }
 
 /** The context is the join of every sibling's clock, so it must cover each live one. */
@@ -466,7 +528,9 @@ function checkContextCoversSiblings(replica: string, key: string, state: Observe
     if (item.clock === undefined) continue
     const order = compareClocks(item.clock, state.context)
     if (order !== 'before' && order !== 'equal') {
-      problems.add(`key ${show(key)}: replica ${replica}'s final context ${clockToCanonicalJson(state.context)} does not cover the clock of its sibling ${showItem(item)}`)
+      problems.add(
+        `key ${show(key)}: replica ${replica}'s final context ${clockToCanonicalJson(state.context)} does not cover the clock of its sibling ${showItem(item)}`,
+      )
     }
   }
 }

@@ -94,7 +94,11 @@ export interface Verdict {
 
 /** Several verdicts as one: a violation wins, then unknown; problems, notes and stats are concatenated/summed. */
 export function combineVerdicts(vs: readonly Verdict[]): Verdict {
-  const verdict = vs.some((v) => v.verdict === 'violation') ? 'violation' : vs.some((v) => v.verdict === 'unknown') ? 'unknown' : 'ok'
+  const verdict = vs.some((v) => v.verdict === 'violation')
+    ? 'violation'
+    : vs.some((v) => v.verdict === 'unknown')
+      ? 'unknown'
+      : 'ok'
   const stats: Record<string, number> = {}
   for (const v of vs) for (const [k, n] of Object.entries(v.stats)) stats[k] = (stats[k] ?? 0) + n
   const notes = vs.flatMap((v) => v.notes ?? [])

@@ -7,6 +7,7 @@ export function describeOp(op: HistoryOp): string {
   const when = `[${op.client} ${op.invoke}–${end}]`
   if (op.kind === 'put') return `#${op.id} put ${JSON.stringify(op.value)} ${when}`
   if (op.kind === 'delete') return `#${op.id} delete ${when}`
-  const seen = op.read === undefined || op.read.length === 0 ? 'absent' : op.read.map((r) => JSON.stringify(r.value)).join(', ')
+  const seen =
+    op.read === undefined || op.read.length === 0 ? 'absent' : op.read.map((r) => JSON.stringify(r.value)).join(', ')
   return `#${op.id} read → ${seen} ${when}`
 }

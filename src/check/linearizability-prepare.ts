@@ -54,7 +54,11 @@ export function prepareKey(key: string, history: readonly HistoryOp[]): Prepared
   const candidateReads: Timed[] = []
   const failedValues = new Set<string>()
   for (const op of history) {
-    if (op.status === 'ok') invariant(op.complete !== null && op.invoke <= op.complete, `op #${op.id} is ok but completes at ${op.complete}, invoked at ${op.invoke}`)
+    if (op.status === 'ok')
+      invariant(
+        op.complete !== null && op.invoke <= op.complete,
+        `op #${op.id} is ok but completes at ${op.complete}, invoked at ${op.invoke}`,
+      )
     const ret = op.status === 'ok' ? (op.complete as number) : Infinity
     if (op.kind !== 'read') {
       if (op.status !== 'fail') writes.push({op, ret, state: op.kind === 'put' ? intern(op.value) : ABSENT})

@@ -35,11 +35,15 @@ export function screenReads(input: ScreenInput, problem: (text: string) => void)
     const writers = writersOf.get(r.state) ?? []
     const value = JSON.stringify(values[r.state])
     if (writers.length === 0) {
-      problem(`${describeOp(r.op)} saw ${value}, which ${failedValues.has(values[r.state] as string) ? 'only a failed put' : 'no put'} on this key wrote`)
+      problem(
+        `${describeOp(r.op)} saw ${value}, which ${failedValues.has(values[r.state] as string) ? 'only a failed put' : 'no put'} on this key wrote`,
+      )
       return false
     }
     if (writers.every((w) => w.op.invoke > r.ret)) {
-      problem(`${describeOp(r.op)} saw ${value} before any put of it was invoked (${writers.map((w) => describeOp(w.op)).join('; ')})`)
+      problem(
+        `${describeOp(r.op)} saw ${value} before any put of it was invoked (${writers.map((w) => describeOp(w.op)).join('; ')})`,
+      )
       return false
     }
     return true

@@ -136,7 +136,8 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
     hashLo ^= zobrist[2 * i] ?? outOfRange(2 * i)
     hashHi ^= zobrist[2 * i + 1] ?? outOfRange(2 * i + 1)
     const op = ops[i] ?? outOfRange(i)
-    if (op.writes === NIL) unlinearizedReadsOf[op.sees] = (unlinearizedReadsOf[op.sees] ?? outOfRange(op.sees)) + (adding ? -1 : 1)
+    if (op.writes === NIL)
+      unlinearizedReadsOf[op.sees] = (unlinearizedReadsOf[op.sees] ?? outOfRange(op.sees)) + (adding ? -1 : 1)
     if (unbounded[i] === 0) boundedLeft += adding ? -1 : 1
   }
   /**
@@ -244,7 +245,12 @@ export function searchLinearization(ops: readonly SearchOp[], bound: SearchBound
       const awaitedReads: number[] = []
       if (stateAwaited()) {
         ops.forEach((op, i) => {
-          if (op.writes === NIL && op.sees === state && ((bits[i >>> 5] ?? outOfRange(i >>> 5)) & (1 << (i & 31))) === 0) awaitedReads.push(i)
+          if (
+            op.writes === NIL &&
+            op.sees === state &&
+            ((bits[i >>> 5] ?? outOfRange(i >>> 5)) & (1 << (i & 31))) === 0
+          )
+            awaitedReads.push(i)
         })
       }
       best = {prefix: prefixOps(), stateAfterPrefix: state, stuck, awaitedReads}

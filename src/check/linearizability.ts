@@ -58,7 +58,9 @@ function checkKey(key: string, history: readonly HistoryOp[], bound: SearchBound
   const problems = [...prepared.problems]
   if (result.outcome === 'violation') problems.push(describeViolation(key, prepared, result))
   if (result.outcome === 'timeout') {
-    problems.push(`key ${JSON.stringify(key)}: time bound reached after ${result.states} states; linearizability of its ${prepared.ops.length} ops not decided`)
+    problems.push(
+      `key ${JSON.stringify(key)}: time bound reached after ${result.states} states; linearizability of its ${prepared.ops.length} ops not decided`,
+    )
   }
   // A violation found is definite even when the search ran out of time.
   const violated = prepared.problems.length > 0 || result.outcome === 'violation'
@@ -74,9 +76,15 @@ function describeViolation(key: string, prepared: PreparedKey, result: SearchRes
   const {prefix, stuck} = result
   const shown = prefix.slice(-LIST_CAP).map(name)
   const elided = prefix.length - shown.length
-  const prefixText = prefix.length === 0 ? 'none' : `${prefix.length} op${prefix.length === 1 ? '' : 's'} (${elided > 0 ? `… ${elided} earlier, then ` : ''}${shown.join('; ')})`
+  const prefixText =
+    prefix.length === 0
+      ? 'none'
+      : `${prefix.length} op${prefix.length === 1 ? '' : 's'} (${elided > 0 ? `… ${elided} earlier, then ` : ''}${shown.join('; ')})`
   const leaving = stateName(result.stateAfterPrefix, prepared.values)
-  const awaited = result.awaitedReads.length === 0 ? '' : `; the writes among them would overwrite ${leaving}, which these reads have yet to see: ${capped(result.awaitedReads.map(name))}`
+  const awaited =
+    result.awaitedReads.length === 0
+      ? ''
+      : `; the writes among them would overwrite ${leaving}, which these reads have yet to see: ${capped(result.awaitedReads.map(name))}`
   return (
     `key ${JSON.stringify(key)}: not linearizable. Longest linearizable prefix: ${prefixText}, ` +
     `leaving ${leaving}. None of these could be linearized next: ${capped(stuck.map(name))}${awaited}`

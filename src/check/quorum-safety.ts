@@ -63,7 +63,10 @@ export class QuorumSafetyChecker {
         this.wasLeader.set(id, term)
         for (const [i, e] of this.committed) {
           if (i <= r.logBase || term <= (this.committedBy.get(i) as number)) continue
-          if (r.termAt(i) !== e.term) this.fail(`new leader ${id} of term ${term} lacks committed entry ${i} (term ${e.term}); it has term ${r.termAt(i)}`)
+          if (r.termAt(i) !== e.term)
+            this.fail(
+              `new leader ${id} of term ${term} lacks committed entry ${i} (term ${e.term}); it has term ${r.termAt(i)}`,
+            )
         }
       }
     }
@@ -75,8 +78,7 @@ export class QuorumSafetyChecker {
       if (!known) {
         this.committed.set(i, e)
         this.committedBy.set(i, term)
-      }
-      else if (known.term !== e.term || JSON.stringify(known.cmd) !== JSON.stringify(e.cmd)) {
+      } else if (known.term !== e.term || JSON.stringify(known.cmd) !== JSON.stringify(e.cmd)) {
         this.fail(`${id} committed ${JSON.stringify(e)} at ${i} but ${JSON.stringify(known)} was committed there`)
       }
     }

@@ -16,7 +16,12 @@ export const sharedFlags = {
   }),
   cluster: Flags.string({description: 'cluster name space (default: $KV_CLUSTER, else "default")', helpValue: 'NAME'}),
   json: Flags.boolean({description: 'print one JSON document on stdout', default: false}),
-  timeout: Flags.integer({description: 'how long to wait for a reply, in ms', default: DEFAULT_TIMEOUT_MS, min: 1, helpValue: 'MS'}),
+  timeout: Flags.integer({
+    description: 'how long to wait for a reply, in ms',
+    default: DEFAULT_TIMEOUT_MS,
+    min: 1,
+    helpValue: 'MS',
+  }),
 }
 
 /** The parsed shared flags, as KvCommand helpers take them. */
@@ -53,10 +58,11 @@ export abstract class KvCommand extends Command {
   }
 
   /** oclif's own parse errors (unknown flag, bad option, missing argument) are BAD_REQUEST. */
-  protected override async parse<F extends Record<string, unknown>, B extends Record<string, unknown>, A extends Record<string, unknown>>(
-    options?: Interfaces.Input<F, B, A>,
-    argv?: string[],
-  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+  protected override async parse<
+    F extends Record<string, unknown>,
+    B extends Record<string, unknown>,
+    A extends Record<string, unknown>,
+  >(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
     try {
       return await super.parse(options, argv)
     } catch (error) {

@@ -16,7 +16,8 @@ export interface CliFailure {
 
 /** Maps a KvError to its contract code and exit status; anything else is an unexpected error (exit 1). */
 export function toCliFailure(error: unknown): CliFailure {
-  if (error instanceof KvError) return {code: error.code, message: oneLine(error.message), exitStatus: EXIT_STATUS[error.code]}
+  if (error instanceof KvError)
+    return {code: error.code, message: oneLine(error.message), exitStatus: EXIT_STATUS[error.code]}
   const message = error instanceof Error ? error.message : String(error)
   return {
     code: 'INTERNAL',

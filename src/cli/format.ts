@@ -25,19 +25,32 @@ export function formatVersion(version: LogVersion): string {
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? outOfRange(i)))).join('  ').trimEnd()).join('\n')
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? outOfRange(i))))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }
 
 /** A value as typed when it is plain text; quoted (JSON) when empty or holding control characters. */
 export function showValue(value: string): string {
   // eslint-disable-next-line no-control-regex
-  return value.length === 0 || /[\u0000-\u001F\u007F]/.test(value) || value.trim() !== value ? JSON.stringify(value) : value
+  return value.length === 0 || /[\u0000-\u001F\u007F]/.test(value) || value.trim() !== value
+    ? JSON.stringify(value)
+    : value
 }
 
 /** `kv put` / `kv delete`: what was stored where, and the clock or log position it got. */
 export function formatPut(result: PutResult, verb: 'stored' | 'deleted'): string {
   const head = `${verb} ${showValue(result.key)} via ${result.node}`
-  if ('version' in result) return `${head}\n${table([['  leader', result.leader], ['  version', formatVersion(result.version)]])}`
+  if ('version' in result)
+    return `${head}\n${table([
+      ['  leader', result.leader],
+      ['  version', formatVersion(result.version)],
+    ])}`
   const rows = [['  clock', formatClock(result.clock)]]
   if (result.replicas !== undefined) rows.push(['  replicas', String(result.replicas)])
   rows.push(['  context', result.context])
@@ -80,14 +93,23 @@ export function readShortfall(result: ReadResult): string | undefined {
 /** `kv status`: a header line and one aligned row per replica. */
 export function formatStatus(status: ClusterStatus): string {
   const quorum = status.mode === 'quorum'
-  const header = `cluster ${status.cluster}  mode ${status.mode ?? 'unknown'}` + (quorum ? `  leader ${status.leader ?? 'none'}` : '')
+  const header =
+    `cluster ${status.cluster}  mode ${status.mode ?? 'unknown'}` +
+    (quorum ? `  leader ${status.leader ?? 'none'}` : '')
   if (status.nodes.length === 0) return `${header}\nno replicas registered; start some with: kv cluster up`
-  const head = quorum ? ['ID', 'ALIVE', 'ROLE', 'KEYS', 'TERM', 'COMMIT', 'NOTE'] : ['ID', 'ALIVE', 'ROLE', 'KEYS', 'NOTE']
+  const head = quorum
+    ? ['ID', 'ALIVE', 'ROLE', 'KEYS', 'TERM', 'COMMIT', 'NOTE']
+    : ['ID', 'ALIVE', 'ROLE', 'KEYS', 'NOTE']
   const rows = status.nodes.map((n) => {
     const note = n.partitioned ? 'partitioned' : ''
     const base = [n.id, n.alive ? 'yes' : 'no', n.alive ? n.role : '-', n.alive ? String(n.keys) : '-']
     if (!quorum) return [...base, note]
-    return [...base, n.alive && n.term !== undefined ? String(n.term) : '-', n.alive && n.commitIndex !== undefined ? String(n.commitIndex) : '-', note]
+    return [
+      ...base,
+      n.alive && n.term !== undefined ? String(n.term) : '-',
+      n.alive && n.commitIndex !== undefined ? String(n.commitIndex) : '-',
+      note,
+    ]
   })
   const alive = status.nodes.filter((n) => n.alive).length
   return `${header}  alive ${alive}/${status.nodes.length}\n${table([head, ...rows])}`

@@ -84,7 +84,10 @@ export class KvClient {
     const cluster = opts.cluster ?? (process.env.KV_CLUSTER || 'default')
     validateClusterName(cluster)
     const timeoutMs = validateTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
-    const broker = await connectRedisBroker(opts.redisUrl ?? defaultRedisUrl(), Math.min(timeoutMs, CONNECT_TIMEOUT_MS_MAX))
+    const broker = await connectRedisBroker(
+      opts.redisUrl ?? defaultRedisUrl(),
+      Math.min(timeoutMs, CONNECT_TIMEOUT_MS_MAX),
+    )
     try {
       return await KvClient.over(broker, {cluster, timeoutMs})
     } catch (error) {
@@ -128,7 +131,14 @@ export class KvClient {
     validateReplicaCount(opts.r, 'r')
     if (opts.node !== undefined) validateNodeId(opts.node, '--node')
     const timeoutMs = this.waitFor(opts.timeoutMs)
-    const build = (id: string): ClientRequest => ({type: 'client.read', id, replyTo: this.channel.replyTo, key, r: opts.r, timeoutMs})
+    const build = (id: string): ClientRequest => ({
+      type: 'client.read',
+      id,
+      replyTo: this.channel.replyTo,
+      key,
+      r: opts.r,
+      timeoutMs,
+    })
     return (await this.sendToNode(opts.node, build, timeoutMs, 'read')) as ReadResult
   }
 
@@ -139,10 +149,13 @@ export class KvClient {
     const answers = new Map<string, NodeStatus | undefined>()
     await Promise.all(
       registry.map(async (r) => {
-        answers.set(r.id, await this.askStatus(r.id, waitMs).catch((error: unknown) => {
-          if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') throw error
-          return undefined
-        }))
+        answers.set(
+          r.id,
+          await this.askStatus(r.id, waitMs).catch((error: unknown) => {
+            if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') throw error
+            return undefined
+          }),
+        )
       }),
     )
     return assembleClusterStatus(this.names.cluster, registry, answers)
@@ -156,7 +169,11 @@ export class KvClient {
       if (error instanceof KvError && error.code === 'TIMEOUT') return undefined
       throw error
     })
-    if (!answer) throw new KvError('UNAVAILABLE', `replica ${id} did not answer a status request within ${waitMs} ms; it is not serving (check kv status)`)
+    if (!answer)
+      throw new KvError(
+        'UNAVAILABLE',
+        `replica ${id} did not answer a status request within ${waitMs} ms; it is not serving (check kv status)`,
+      )
     return answer
   }
 
@@ -170,7 +187,10 @@ export class KvClient {
     const known = knownReplicaIds(registry)
     const unknown = groups.flat().filter((id) => !known.has(id))
     if (registry.length > 0 && unknown.length > 0) {
-      throw new KvError('BAD_REQUEST', `no replica ${unknown.join(', ')} in cluster "${this.names.cluster}" (registered: ${[...known].join(', ')})`)
+      throw new KvError(
+        'BAD_REQUEST',
+        `no replica ${unknown.join(', ')} in cluster "${this.names.cluster}" (registered: ${[...known].join(', ')})`,
+      )
     }
     const alive = await aliveIds(this.broker, this.names, registry)
     if (alive.length === 0) throw noLiveReplica(this.names)
@@ -216,7 +236,12 @@ export class KvClient {
    * not listening: the named node is UNAVAILABLE at once; without --node the next candidate is tried
    * (safe for writes too, since nobody received the message).
    */
-  private async sendToNode(node: string | undefined, build: (id: string) => ClientRequest, timeoutMs: number, kind: Kind): Promise<unknown> {
+  private async sendToNode(
+    node: string | undefined,
+    build: (id: string) => ClientRequest,
+    timeoutMs: number,
+    kind: Kind,
+  ): Promise<unknown> {
     if (node !== undefined) {
       await requireAlive(this.broker, this.names, node)
       const outcome = await this.channel.send(this.names.inbox(node), build(nanoid()), timeoutMs)
@@ -239,9 +264,18 @@ export class KvClient {
     return resultOf(outcome, id, waitMs, 'status') as NodeStatus
   }
 
-  private async broadcastFault(partition: string[][] | null, alive: readonly string[], timeoutMs: number): Promise<void> {
+  private async broadcastFault(
+    partition: string[][] | null,
+    alive: readonly string[],
+    timeoutMs: number,
+  ): Promise<void> {
     const request: FaultRequest = {type: 'fault', id: nanoid(), replyTo: this.channel.replyTo, partition}
-    const collected = await this.channel.collect(this.names.controlTopic, request, (receivers) => Math.min(receivers, alive.length), timeoutMs)
+    const collected = await this.channel.collect(
+      this.names.controlTopic,
+      request,
+      (receivers) => Math.min(receivers, alive.length),
+      timeoutMs,
+    )
     if (collected.receivers === 0) throw noLiveReplica(this.names)
     const confirmed = new Set<string>()
     for (const reply of collected.replies) {
@@ -252,7 +286,8 @@ export class KvClient {
     }
     const refusal = collected.replies.find((r) => !r.ok)
     if (refusal) {
-      const accepted = confirmed.size > 0 && partition ? `; ${[...confirmed].join(', ')} applied it, undo with kv fault heal` : ''
+      const accepted =
+        confirmed.size > 0 && partition ? `; ${[...confirmed].join(', ')} applied it, undo with kv fault heal` : ''
       throw new KvError(refusal.error.code, `${refusal.error.message}${accepted}`)
     }
     if (collected.timedOut) {
@@ -270,11 +305,19 @@ export class KvClient {
 }
 
 function notListening(id: string): KvError {
-  return new KvError('UNAVAILABLE', `replica ${id} is not alive (nothing listens on its inbox); check kv status, or leave out --node to use any live replica`)
+  return new KvError(
+    'UNAVAILABLE',
+    `replica ${id} is not alive (nothing listens on its inbox); check kv status, or leave out --node to use any live replica`,
+  )
 }
 
 /** The reply's result, or the KvError for a refusal or a silence (worded for what was asked). */
-function resultOf(outcome: Exclude<Outcome, {kind: 'no-receivers'}>, node: string, timeoutMs: number, kind: Kind): unknown {
+function resultOf(
+  outcome: Exclude<Outcome, {kind: 'no-receivers'}>,
+  node: string,
+  timeoutMs: number,
+  kind: Kind,
+): unknown {
   if (outcome.kind === 'timeout') throw timeoutError(node, timeoutMs, kind)
   const {reply} = outcome
   if (!reply.ok) throw new KvError(reply.error.code, reply.error.message)

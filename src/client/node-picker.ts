@@ -45,7 +45,9 @@ export function parseRegistration(id: string, raw: string | undefined): Registra
     const mode = data.mode === 'eventual' || data.mode === 'quorum' ? data.mode : undefined
     const startedAt = typeof data.startedAt === 'number' ? data.startedAt : undefined
     const members = Array.isArray(data.members)
-      ? data.members.filter((m): m is string => typeof m === 'string' && LIMITS.idPattern.test(m)).slice(0, LIMITS.membersMax)
+      ? data.members
+          .filter((m): m is string => typeof m === 'string' && LIMITS.idPattern.test(m))
+          .slice(0, LIMITS.membersMax)
       : undefined
     return {id, mode, startedAt, ...(members ? {members} : {})}
   } catch {
@@ -61,8 +63,14 @@ export function registryMode(registry: readonly Registration[]): Mode | undefine
 }
 
 /** Registered ids whose alive key exists right now, in natural order. */
-export async function aliveIds(broker: ClientBroker, names: ClusterNames, registry: readonly Registration[]): Promise<string[]> {
-  const alive = await Promise.all(registry.map(async (r) => ((await broker.exists(names.aliveKey(r.id))) ? r.id : undefined)))
+export async function aliveIds(
+  broker: ClientBroker,
+  names: ClusterNames,
+  registry: readonly Registration[],
+): Promise<string[]> {
+  const alive = await Promise.all(
+    registry.map(async (r) => ((await broker.exists(names.aliveKey(r.id))) ? r.id : undefined)),
+  )
   return alive.filter((id): id is string => id !== undefined)
 }
 

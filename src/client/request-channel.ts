@@ -9,9 +9,7 @@ import type {ClientBroker} from './client-broker.js'
 
 /** How one request ended; KvClient turns each kind into a result or a KvError with context. */
 export type Outcome =
-  | {readonly kind: 'reply'; readonly reply: ClientReply}
-  | {readonly kind: 'no-receivers'}
-  | {readonly kind: 'timeout'}
+  {readonly kind: 'reply'; readonly reply: ClientReply} | {readonly kind: 'no-receivers'} | {readonly kind: 'timeout'}
 
 /** What a broadcast collected: every reply that arrived, and how many subscribers got the message. */
 export interface Collected {
@@ -94,7 +92,12 @@ export class RequestChannel {
    * Publishes one broadcast and gathers replies carrying its id until `expected(receivers)` replies
    * arrived or `timeoutMs` passed (kv fault: every replica on the control topic answers).
    */
-  async collect(channel: string, message: {readonly id: string}, expected: (receivers: number) => number, timeoutMs: number): Promise<Collected> {
+  async collect(
+    channel: string,
+    message: {readonly id: string},
+    expected: (receivers: number) => number,
+    timeoutMs: number,
+  ): Promise<Collected> {
     const replies: ClientReply[] = []
     let wanted = Number.POSITIVE_INFINITY
     let receivers = 0

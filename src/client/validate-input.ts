@@ -29,23 +29,31 @@ export function validateValue(value: string): void {
 
 /** Called wherever a replica id comes from the user: --node, fault groups, nodeStatus(); checkId's rule. */
 export function validateNodeId(id: string, what = 'replica id'): void {
-  const problem = typeof id === 'string' ? checkId(id, what) : `${what} ${JSON.stringify(id)} is not valid; it must be a string`
+  const problem =
+    typeof id === 'string' ? checkId(id, what) : `${what} ${JSON.stringify(id)} is not valid; it must be a string`
   if (problem !== null) throw new KvError('BAD_REQUEST', problem)
 }
 
 /** Called by KvClient.connect: the cluster name is part of every channel and key name. */
 export function validateClusterName(cluster: string): void {
   if (typeof cluster !== 'string' || !LIMITS.clusterPattern.test(cluster)) {
-    throw new KvError('BAD_REQUEST', `cluster name ${JSON.stringify(cluster)} is not valid; use 1 to 64 letters, digits, '.', '_' or '-'`)
+    throw new KvError(
+      'BAD_REQUEST',
+      `cluster name ${JSON.stringify(cluster)} is not valid; use 1 to 64 letters, digits, '.', '_' or '-'`,
+    )
   }
 }
 
 /** Called by KvClient.put/delete: the token is opaque, only its size is bounded here. */
 export function validateContext(context: string | undefined): void {
   if (context === undefined) return
-  if (typeof context !== 'string') throw new KvError('BAD_REQUEST', 'the context must be the token string printed by kv read or kv put')
+  if (typeof context !== 'string')
+    throw new KvError('BAD_REQUEST', 'the context must be the token string printed by kv read or kv put')
   if (utf8Bytes(context) > CONTEXT_BYTES_MAX) {
-    throw new KvError('BAD_REQUEST', `the context token is over ${CONTEXT_BYTES_MAX} bytes; pass the token printed by kv read or kv put`)
+    throw new KvError(
+      'BAD_REQUEST',
+      `the context token is over ${CONTEXT_BYTES_MAX} bytes; pass the token printed by kv read or kv put`,
+    )
   }
 }
 
@@ -67,13 +75,19 @@ export function parseReplicaCount(text: string | undefined, flag: 'w' | 'r'): Re
 }
 
 function badReplicaCount(shown: string, flag: 'w' | 'r'): KvError {
-  return new KvError('BAD_REQUEST', `--${flag} ${shown} is not valid; use a count from 1 to ${LIMITS.membersMax}, quorum or all`)
+  return new KvError(
+    'BAD_REQUEST',
+    `--${flag} ${shown} is not valid; use a count from 1 to ${LIMITS.membersMax}, quorum or all`,
+  )
 }
 
 /** Called by KvClient for every wait: a positive integer, capped at LIMITS.requestTimeoutMsMax. */
 export function validateTimeout(timeoutMs: number): number {
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new KvError('BAD_REQUEST', `timeout ${JSON.stringify(timeoutMs)} is not valid; give a whole number of milliseconds, at least 1`)
+    throw new KvError(
+      'BAD_REQUEST',
+      `timeout ${JSON.stringify(timeoutMs)} is not valid; give a whole number of milliseconds, at least 1`,
+    )
   }
   return Math.min(timeoutMs, LIMITS.requestTimeoutMsMax)
 }
@@ -86,20 +100,29 @@ export function validatePartition(groups: string[][]): void {
   if (!Array.isArray(groups) || groups.length < 2) {
     throw new KvError('BAD_REQUEST', 'a partition needs at least two groups, e.g. kv fault partition n2 n1,n3,n4,n5')
   }
-  if (groups.length > LIMITS.membersMax) throw new KvError('BAD_REQUEST', `a partition has at most ${LIMITS.membersMax} groups`)
+  if (groups.length > LIMITS.membersMax)
+    throw new KvError('BAD_REQUEST', `a partition has at most ${LIMITS.membersMax} groups`)
   const seen = new Set<string>()
   for (const group of groups) {
-    if (!Array.isArray(group) || group.length === 0) throw new KvError('BAD_REQUEST', 'a partition group is empty; each group lists replica ids separated by commas')
+    if (!Array.isArray(group) || group.length === 0)
+      throw new KvError('BAD_REQUEST', 'a partition group is empty; each group lists replica ids separated by commas')
     for (const id of group) {
       validateNodeId(id)
-      if (seen.has(id)) throw new KvError('BAD_REQUEST', `replica ${id} appears in two groups; each replica belongs to one group`)
+      if (seen.has(id))
+        throw new KvError('BAD_REQUEST', `replica ${id} appears in two groups; each replica belongs to one group`)
       seen.add(id)
     }
   }
-  if (seen.size > LIMITS.membersMax) throw new KvError('BAD_REQUEST', `a partition names at most ${LIMITS.membersMax} replicas`)
+  if (seen.size > LIMITS.membersMax)
+    throw new KvError('BAD_REQUEST', `a partition names at most ${LIMITS.membersMax} replicas`)
 }
 
 /** Called by `kv fault partition`: "n1,n3" → ["n1","n3"] (blanks around commas are ignored). */
 export function parsePartitionGroups(args: readonly string[]): string[][] {
-  return args.map((group) => group.split(',').map((id) => id.trim()).filter((id) => id.length > 0))
+  return args.map((group) =>
+    group
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id.length > 0),
+  )
 }

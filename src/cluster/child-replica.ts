@@ -25,7 +25,18 @@ export interface ReplicaOutput {
 
 /** The argument list of `kv node start` for one replica (exported for the unit tests). */
 export function nodeStartArgs(spec: ReplicaSpec): string[] {
-  const args = ['node', 'start', '--id', spec.id, '--peers', spec.peers.join(','), '--mode', spec.mode, '--data-dir', spec.dataDir]
+  const args = [
+    'node',
+    'start',
+    '--id',
+    spec.id,
+    '--peers',
+    spec.peers.join(','),
+    '--mode',
+    spec.mode,
+    '--data-dir',
+    spec.dataDir,
+  ]
   args.push('--redis', spec.redisUrl, '--cluster', spec.cluster)
   if (spec.allowFaults) args.push('--allow-faults')
   return args
@@ -43,7 +54,10 @@ export class ChildReplica {
     output: ReplicaOutput,
   ) {
     // Own process group: a terminal Ctrl-C reaches only the supervisor, which stops replicas in order.
-    this.child = spawn(process.execPath, [binPath, ...nodeStartArgs(spec)], {stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+    this.child = spawn(process.execPath, [binPath, ...nodeStartArgs(spec)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
     prefixLines(this.child.stdout, `[${spec.id}] `, output.stdout)
     prefixLines(this.child.stderr, `[${spec.id}] `, output.stderr)
     this.exited = exitOf(this.child)

@@ -84,7 +84,18 @@ export async function chooseBroker(explicit: string | undefined, log: (line: str
 
 /** Starts `redis-server` without persistence on 127.0.0.1 and waits until it answers PING. */
 export async function startEmbeddedRedis(binary: string, log: (line: string) => void): Promise<EmbeddedRedis> {
-  const args = ['--port', String(EMBEDDED_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning']
+  const args = [
+    '--port',
+    String(EMBEDDED_PORT),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--loglevel',
+    'warning',
+  ]
   // Own process group: a terminal Ctrl-C reaches only the supervisor, which stops the broker last.
   const child = spawn(binary, args, {stdio: ['ignore', 'pipe', 'pipe'], detached: true})
   prefixLines(child.stdout, '[redis] ', log)
@@ -93,12 +104,18 @@ export async function startEmbeddedRedis(binary: string, log: (line: string) => 
   const deadline = Date.now() + START_DEADLINE_MS
   while (Date.now() < deadline) {
     if (await settlesWithin(exited, 100)) {
-      throw new KvError('REDIS_UNAVAILABLE', `the private redis-server exited at once (${await exited}); see its output above, or pass --redis URL`)
+      throw new KvError(
+        'REDIS_UNAVAILABLE',
+        `the private redis-server exited at once (${await exited}); see its output above, or pass --redis URL`,
+      )
     }
     if (await brokerAnswers(EMBEDDED_URL, 500)) return handle(child, exited)
   }
   child.kill('SIGKILL')
-  throw new KvError('REDIS_UNAVAILABLE', `the private redis-server did not answer at ${redactUrl(EMBEDDED_URL)} within ${START_DEADLINE_MS} ms; pass --redis URL`)
+  throw new KvError(
+    'REDIS_UNAVAILABLE',
+    `the private redis-server did not answer at ${redactUrl(EMBEDDED_URL)} within ${START_DEADLINE_MS} ms; pass --redis URL`,
+  )
 }
 
 function handle(child: ChildProcess, exited: Promise<string>): EmbeddedRedis {

@@ -59,7 +59,23 @@ export class LocalCluster {
   /** Start one replica process (it keeps its data dir across restarts). */
   start(id: string, opts: NodeOptions = {}): ChildProcess {
     const peers = opts.peers ?? this.ids
-    const args = [RUN_JS, 'node', 'start', '--id', id, '--peers', peers.join(','), '--mode', this.mode, '--data-dir', this.dataDir(id), '--redis', this.redisUrl, '--cluster', this.name]
+    const args = [
+      RUN_JS,
+      'node',
+      'start',
+      '--id',
+      id,
+      '--peers',
+      peers.join(','),
+      '--mode',
+      this.mode,
+      '--data-dir',
+      this.dataDir(id),
+      '--redis',
+      this.redisUrl,
+      '--cluster',
+      this.name,
+    ]
     if (opts.allowFaults ?? true) args.push('--allow-faults')
     const proc = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'pipe']})
     const log: string[] = this.logs.get(id) ?? []
@@ -108,20 +124,28 @@ export class LocalCluster {
   /** Wait until `ids` all answer status requests. */
   async waitAlive(ids: string[] = this.ids, timeoutMs = 20_000): Promise<void> {
     const c = await this.client()
-    await waitFor(`${ids.join(',')} alive`, async () => {
-      const st = await c.status({timeoutMs: 1000})
-      const alive = new Set(st.nodes.filter((n) => n.alive).map((n) => n.id))
-      return ids.every((id) => alive.has(id))
-    }, {timeoutMs})
+    await waitFor(
+      `${ids.join(',')} alive`,
+      async () => {
+        const st = await c.status({timeoutMs: 1000})
+        const alive = new Set(st.nodes.filter((n) => n.alive).map((n) => n.id))
+        return ids.every((id) => alive.has(id))
+      },
+      {timeoutMs},
+    )
     // ...and see each other, so writes replicate instead of becoming hints, and have caught up (a
     // replica that started empty refuses writes until its peers answered it).
-    await waitFor('replicas see each other and caught up', async () => {
-      const st = await c.status({timeoutMs: 1000})
-      return ids.every((id) => {
-        const n = st.nodes.find((x) => x.id === id)
-        return n?.alive && n.recovering !== true && ids.every((p) => n.peersAlive?.includes(p) ?? true)
-      })
-    }, {timeoutMs})
+    await waitFor(
+      'replicas see each other and caught up',
+      async () => {
+        const st = await c.status({timeoutMs: 1000})
+        return ids.every((id) => {
+          const n = st.nodes.find((x) => x.id === id)
+          return n?.alive && n.recovering !== true && ids.every((p) => n.peersAlive?.includes(p) ?? true)
+        })
+      },
+      {timeoutMs},
+    )
   }
 
   /** kill -9: no snapshot, no goodbye. */

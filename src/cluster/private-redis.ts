@@ -36,7 +36,10 @@ export class PrivateRedis {
   /** Picks a free port and starts redis-server from PATH there; resolves once it answers PING. */
   static async start(): Promise<PrivateRedis> {
     if (!findOnPath('redis-server')) {
-      throw new KvError('REDIS_UNAVAILABLE', 'there is no redis-server on PATH; install it (apt-get install -y redis-server)')
+      throw new KvError(
+        'REDIS_UNAVAILABLE',
+        'there is no redis-server on PATH; install it (apt-get install -y redis-server)',
+      )
     }
     const r = new PrivateRedis(await freePort())
     await r.startProcess()
@@ -55,9 +58,13 @@ export class PrivateRedis {
 
   /** Starts the server on this object's port (again, after stopProcess) and waits for PING. */
   async startProcess(): Promise<void> {
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
-      stdio: 'ignore',
-    })
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      {
+        stdio: 'ignore',
+      },
+    )
     proc.on('error', () => {}) // a failed spawn shows up as the PING wait below timing out
     this.proc = proc
     await waitFor(`redis-server on ${this.port}`, async () => {

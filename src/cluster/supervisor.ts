@@ -59,7 +59,10 @@ export async function superviseCluster(opts: SupervisorOptions, out: SupervisorO
   const replicas: ChildReplica[] = []
   let broker: Broker | undefined
   const forget = stop.listen(
-    () => out.stderr(`stopping ${replicas.filter((r) => r.running).length} replicas… (press Ctrl-C again to kill them at once)`),
+    () =>
+      out.stderr(
+        `stopping ${replicas.filter((r) => r.running).length} replicas… (press Ctrl-C again to kill them at once)`,
+      ),
     () => {
       for (const r of replicas) r.kill()
       broker?.embedded?.kill()
@@ -85,7 +88,13 @@ export async function superviseCluster(opts: SupervisorOptions, out: SupervisorO
 }
 
 /** Spawns n1…nN and waits until each one answers a status request. */
-async function startReplicas(opts: SupervisorOptions, broker: Broker, replicas: ChildReplica[], out: SupervisorOutput, stop: StopSignal): Promise<void> {
+async function startReplicas(
+  opts: SupervisorOptions,
+  broker: Broker,
+  replicas: ChildReplica[],
+  out: SupervisorOutput,
+  stop: StopSignal,
+): Promise<void> {
   const client = await KvClient.connect({redisUrl: broker.url, cluster: opts.cluster, timeoutMs: 1000})
   try {
     const ids = Array.from({length: opts.nodes}, (_, i) => `n${i + 1}`)
@@ -114,7 +123,10 @@ async function waitUntilServing(client: KvClient, replicas: readonly ChildReplic
   while (!stop.isRequested()) {
     const dead = replicas.find((r) => !r.running)
     if (dead) {
-      throw new KvError('UNAVAILABLE', `replica ${dead.spec.id} exited during startup (${await dead.exited}); see its output above`)
+      throw new KvError(
+        'UNAVAILABLE',
+        `replica ${dead.spec.id} exited during startup (${await dead.exited}); see its output above`,
+      )
     }
     const status = await client.status({timeoutMs: 1000})
     // Serving means alive and caught up: a replica that started empty refuses writes until then.
@@ -125,7 +137,10 @@ async function waitUntilServing(client: KvClient, replicas: readonly ChildReplic
     await Promise.race([delay(POLL_INTERVAL_MS), stop.wait])
   }
   if (stop.isRequested()) return
-  throw new KvError('UNAVAILABLE', `replicas ${waiting.join(', ')} did not start serving within ${STARTUP_DEADLINE_MS / 1000} s; see their output above`)
+  throw new KvError(
+    'UNAVAILABLE',
+    `replicas ${waiting.join(', ')} did not start serving within ${STARTUP_DEADLINE_MS / 1000} s; see their output above`,
+  )
 }
 
 /** Reports each unexpected exit; the others keep running. Rejects only when none is left. */

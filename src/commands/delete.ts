@@ -8,7 +8,10 @@ export default class Delete extends KvCommand {
   static override description = `Delete KEY by writing a tombstone.
 Works like put: a later read says found:false unless a concurrent write survives beside the tombstone as a sibling. Use --context from kv read to delete exactly the versions you saw.`
 
-  static override examples = ['<%= config.bin %> delete greeting', '<%= config.bin %> delete greeting --context <token-from-kv-read> --json']
+  static override examples = [
+    '<%= config.bin %> delete greeting',
+    '<%= config.bin %> delete greeting --context <token-from-kv-read> --json',
+  ]
 
   static override args = {
     key: Args.string({description: 'the key to delete', required: true}),
@@ -16,8 +19,14 @@ Works like put: a later read says found:false unless a concurrent write survives
 
   static override flags = {
     node: Flags.string({description: 'coordinating replica (default: any live one)', helpValue: 'ID'}),
-    context: Flags.string({description: 'context token from kv read: delete exactly what it covers', helpValue: 'TOKEN'}),
-    w: Flags.string({description: 'replicas holding the tombstone before the reply: 1, 2, …, quorum or all (default 1)', helpValue: 'N'}),
+    context: Flags.string({
+      description: 'context token from kv read: delete exactly what it covers',
+      helpValue: 'TOKEN',
+    }),
+    w: Flags.string({
+      description: 'replicas holding the tombstone before the reply: 1, 2, …, quorum or all (default 1)',
+      helpValue: 'N',
+    }),
   }
 
   async run(): Promise<void> {
@@ -26,7 +35,9 @@ Works like put: a later read says found:false unless a concurrent write survives
     if (flags.node !== undefined) validateNodeId(flags.node, '--node')
     validateContext(flags.context)
     const w = parseReplicaCount(flags.w, 'w')
-    const result = await this.withClient(flags, (client) => client.delete(args.key, {node: flags.node, context: flags.context, w}))
+    const result = await this.withClient(flags, (client) =>
+      client.delete(args.key, {node: flags.node, context: flags.context, w}),
+    )
     this.print(flags, result, () => formatPut(result, 'deleted'))
   }
 }

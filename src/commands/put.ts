@@ -1,5 +1,11 @@
 import {Args, Flags} from '@oclif/core'
-import {parseReplicaCount, validateContext, validateKey, validateNodeId, validateValue} from '../client/validate-input.js'
+import {
+  parseReplicaCount,
+  validateContext,
+  validateKey,
+  validateNodeId,
+  validateValue,
+} from '../client/validate-input.js'
 import {KvCommand} from '../cli/base-command.js'
 import {formatPut} from '../cli/format.js'
 import {readStdinValue} from '../cli/read-stdin.js'
@@ -24,8 +30,14 @@ quorum mode: replies after a majority committed the write.`
 
   static override flags = {
     node: Flags.string({description: 'coordinating replica (default: any live one)', helpValue: 'ID'}),
-    context: Flags.string({description: 'context token from kv read: supersede exactly what it covers', helpValue: 'TOKEN'}),
-    w: Flags.string({description: 'replicas holding the write before the reply: 1, 2, …, quorum or all (default 1)', helpValue: 'N'}),
+    context: Flags.string({
+      description: 'context token from kv read: supersede exactly what it covers',
+      helpValue: 'TOKEN',
+    }),
+    w: Flags.string({
+      description: 'replicas holding the write before the reply: 1, 2, …, quorum or all (default 1)',
+      helpValue: 'N',
+    }),
   }
 
   async run(): Promise<void> {
@@ -36,7 +48,9 @@ quorum mode: replies after a majority committed the write.`
     const w = parseReplicaCount(flags.w, 'w')
     const value = args.value === '-' ? await readStdinValue() : args.value
     validateValue(value)
-    const result = await this.withClient(flags, (client) => client.put(args.key, value, {node: flags.node, context: flags.context, w}))
+    const result = await this.withClient(flags, (client) =>
+      client.put(args.key, value, {node: flags.node, context: flags.context, w}),
+    )
     this.print(flags, result, () => formatPut(result, 'stored'))
   }
 }

@@ -8,7 +8,11 @@ export default class Read extends KvCommand {
   static override description = `Read KEY.
 Prints the value, or every concurrent sibling when writes conflicted, with the context token that covers them: kv put KEY VALUE --context TOKEN resolves the conflict. A missing key is found:false and exits 0.`
 
-  static override examples = ['<%= config.bin %> read greeting', '<%= config.bin %> read greeting --r all --json', '<%= config.bin %> read greeting --node n2']
+  static override examples = [
+    '<%= config.bin %> read greeting',
+    '<%= config.bin %> read greeting --r all --json',
+    '<%= config.bin %> read greeting --node n2',
+  ]
 
   static override args = {
     key: Args.string({description: 'the key to read', required: true}),

@@ -4,7 +4,13 @@
  */
 export type ErrorCode = 'BAD_REQUEST' | 'NO_QUORUM' | 'TIMEOUT' | 'UNAVAILABLE' | 'REDIS_UNAVAILABLE'
 
-export const ERROR_CODES: readonly ErrorCode[] = ['BAD_REQUEST', 'NO_QUORUM', 'TIMEOUT', 'UNAVAILABLE', 'REDIS_UNAVAILABLE']
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'BAD_REQUEST',
+  'NO_QUORUM',
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'REDIS_UNAVAILABLE',
+]
 
 /** Exit status of the CLI for each code: bad input is 2, everything else 1. */
 export const EXIT_STATUS: Record<ErrorCode, number> = {

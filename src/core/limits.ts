@@ -45,7 +45,8 @@ export const LIMITS = {
 export function checkKey(key: string): string | null {
   if (key.length === 0) return `the key is empty; keys are 1 to ${LIMITS.keyBytesMax} bytes of UTF-8`
   const bytes = utf8Bytes(key)
-  if (bytes > LIMITS.keyBytesMax) return `the key is ${bytes} bytes, over the limit of ${LIMITS.keyBytesMax} bytes; use a shorter key`
+  if (bytes > LIMITS.keyBytesMax)
+    return `the key is ${bytes} bytes, over the limit of ${LIMITS.keyBytesMax} bytes; use a shorter key`
   return null
 }
 

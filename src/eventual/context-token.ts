@@ -32,7 +32,12 @@ export function decodeContext(token: string, key: string): DecodedContext {
   } catch {
     return {ok: false, reason: 'malformed'}
   }
-  if (!isPlainRecord(parsed) || typeof parsed.k !== 'string' || !isValidClock(parsed.c) || Object.keys(parsed).length !== 2) {
+  if (
+    !isPlainRecord(parsed) ||
+    typeof parsed.k !== 'string' ||
+    !isValidClock(parsed.c) ||
+    Object.keys(parsed).length !== 2
+  ) {
     return {ok: false, reason: 'malformed'}
   }
   if (parsed.k !== hashString(key)) return {ok: false, reason: 'other-key'}

@@ -85,11 +85,4 @@ export interface DigestPull {
 }
 
 export type EventualPeerMessage =
-  | Heartbeat
-  | Replicate
-  | ReplicateAck
-  | ReadRequest
-  | ReadResponse
-  | DigestOffer
-  | DigestKeys
-  | DigestPull
+  Heartbeat | Replicate | ReplicateAck | ReadRequest | ReadResponse | DigestOffer | DigestKeys | DigestPull

@@ -15,11 +15,27 @@ import {OutputBuilder, type Output} from '../core/machine.js'
 import type {Rng} from '../core/rng.js'
 import {WHOLE_DISK, type RecoveryFacts} from '../core/recovery-facts.js'
 import {mentionsActorOf, newActor} from './actor.js'
-import type {ClientPut, ClientRead, ClientRequest, NodeStatus, PutResultEventual, ReadResult} from '../core/client-messages.js'
+import type {
+  ClientPut,
+  ClientRead,
+  ClientRequest,
+  NodeStatus,
+  PutResultEventual,
+  ReadResult,
+} from '../core/client-messages.js'
 import {majorityOf, resolveReplicaCount} from '../core/replica-count.js'
 import {decodeContext, encodeContext} from './context-token.js'
 import {KeyStore} from './key-store.js'
-import type {DigestKeys, DigestOffer, DigestPull, EventualPeerMessage, Heartbeat, KeyState, ReadResponse, Replicate} from './messages.js'
+import type {
+  DigestKeys,
+  DigestOffer,
+  DigestPull,
+  EventualPeerMessage,
+  Heartbeat,
+  KeyState,
+  ReadResponse,
+  Replicate,
+} from './messages.js'
 import type {EventualRecord, EventualSnapshot} from './records.js'
 import {contextOf, liveValues, mergeSiblings, sameSiblings, versionClock, writeVersion} from './siblings.js'
 import type {Siblings} from './types.js'
@@ -114,7 +130,12 @@ export class EventualReplica {
    * anything an earlier life of this replica wrote (`earlierLife`); if one does, its data was wiped
    * and it takes a new actor before its first write. After a loss it ends by saying `recovered`.
    */
-  private recovering: {readonly kind: 'loss' | 'empty'; awaiting: Set<string> | null; doneAt: number; earlierLife: boolean} | null = null
+  private recovering: {
+    readonly kind: 'loss' | 'empty'
+    awaiting: Set<string> | null
+    doneAt: number
+    earlierLife: boolean
+  } | null = null
   /**
    * Incarnations: this replica's (new whenever it starts on an empty or damaged disk) and those it
    * heard of each peer in heartbeats (the last few). A peer that heard an incarnation of X other than
@@ -143,7 +164,11 @@ export class EventualReplica {
    * its counters could give a new write the dot of an old one: it takes a new actor at once, and
    * catches up from its peers before it coordinates writes.
    */
-  restore(snapshot: EventualSnapshot | null, records: readonly EventualRecord[], facts: RecoveryFacts = WHOLE_DISK): void {
+  restore(
+    snapshot: EventualSnapshot | null,
+    records: readonly EventualRecord[],
+    facts: RecoveryFacts = WHOLE_DISK,
+  ): void {
     if (snapshot) {
       for (const m of snapshot.members) this.addMember(m)
       for (const [key, siblings] of snapshot.keys) this.store.set(key, mergeSiblings(siblings, []))
@@ -174,7 +199,9 @@ export class EventualReplica {
     }
     const lines =
       this.recovering && !facts.loss
-        ? [`${catchingUp ? 'was still catching up when it stopped' : 'started with an empty data directory'}: refusing to coordinate writes until every live peer has answered an anti-entropy round`]
+        ? [
+            `${catchingUp ? 'was still catching up when it stopped' : 'started with an empty data directory'}: refusing to coordinate writes until every live peer has answered an anti-entropy round`,
+          ]
         : []
     if (bootRecords.length || lines.length) this.boot = {records: bootRecords, lines}
     if (facts.loss) {
@@ -192,7 +219,12 @@ export class EventualReplica {
 
   /** The state a snapshot must hold; the driver writes it and then compacts the log. */
   snapshot(): EventualSnapshot {
-    const snap: EventualSnapshot = {mode: 'eventual', id: this.id, members: [...this.members.keys()].sort(), keys: [...this.store.entries()]}
+    const snap: EventualSnapshot = {
+      mode: 'eventual',
+      id: this.id,
+      members: [...this.members.keys()].sort(),
+      keys: [...this.store.entries()],
+    }
     return {
       ...snap,
       ...(this.actor !== this.id ? {actor: this.actor} : {}),
@@ -257,7 +289,13 @@ export class EventualReplica {
         this.onAck(msg.from, msg.batch, out)
         break
       case 'read.req':
-        out.toNode(msg.from, {type: 'read.resp', from: this.id, id: msg.id, key: msg.key, siblings: this.store.get(msg.key)})
+        out.toNode(msg.from, {
+          type: 'read.resp',
+          from: this.id,
+          id: msg.id,
+          key: msg.key,
+          siblings: this.store.get(msg.key),
+        })
         break
       case 'read.resp':
         this.onReadResponse(msg, out)
@@ -290,7 +328,13 @@ export class EventualReplica {
     this.now++
     this.finishRecovery(out)
     if (this.now % this.cfg.heartbeatTicks === 0) {
-      const hb: Heartbeat = {type: 'hb', from: this.id, mode: 'eventual', members: this.memberIds().slice(0, LIMITS.membersMax), inc: this.incarnation}
+      const hb: Heartbeat = {
+        type: 'hb',
+        from: this.id,
+        mode: 'eventual',
+        members: this.memberIds().slice(0, LIMITS.membersMax),
+        inc: this.incarnation,
+      }
       out.toTopic('members', hb)
     }
     this.updateLiveness(out)
@@ -338,7 +382,9 @@ export class EventualReplica {
       role: 'replica',
       keys: this.store.liveKeys,
       mode: 'eventual',
-      peersAlive: this.memberIds().filter((m) => this.isAlive(m)).sort(),
+      peersAlive: this.memberIds()
+        .filter((m) => this.isAlive(m))
+        .sort(),
       ...(this.recovering ? {recovering: true} : {}),
     }
   }
@@ -407,25 +453,38 @@ export class EventualReplica {
     if (req.context !== undefined) {
       const decoded = decodeContext(req.context, req.key)
       if (!decoded.ok && decoded.reason === 'other-key') {
-        return fail('BAD_REQUEST', `the --context token was read from another key, not ${JSON.stringify(req.key)}; read this key and pass its context`)
+        return fail(
+          'BAD_REQUEST',
+          `the --context token was read from another key, not ${JSON.stringify(req.key)}; read this key and pass its context`,
+        )
       }
-      if (!decoded.ok) return fail('BAD_REQUEST', 'the --context token is not one this cluster issued; pass the context from a read')
+      if (!decoded.ok)
+        return fail('BAD_REQUEST', 'the --context token is not one this cluster issued; pass the context from a read')
       context = decoded.clock
     }
     const need = resolveReplicaCount(req.w, this.members.size, 1)
     if (typeof need === 'string') return fail('BAD_REQUEST', `--w: ${need}`)
     const alive = this.memberIds().filter((m) => this.isAlive(m))
     if (need > alive.length) {
-      return fail('UNAVAILABLE', `only ${alive.length} of ${this.members.size} replicas are alive, so --w ${need} cannot be met; nothing was written`)
+      return fail(
+        'UNAVAILABLE',
+        `only ${alive.length} of ${this.members.size} replicas are alive, so --w ${need} cannot be met; nothing was written`,
+      )
     }
     if (this.recovering) {
       const why = this.recovering.kind === 'empty' ? 'started empty' : 'lost data on its disk'
-      return fail('UNAVAILABLE', `replica ${this.id} ${why} and is still catching up from its peers; retry in a moment or use another --node`)
+      return fail(
+        'UNAVAILABLE',
+        `replica ${this.id} ${why} and is still catching up from its peers; retry in a moment or use another --node`,
+      )
     }
     const local = this.store.get(req.key)
     const {siblings, version} = writeVersion(local, this.actor, req.value, context)
     if (siblings.length > LIMITS.siblingsPerKeyMax) {
-      return fail('BAD_REQUEST', `key would hold ${siblings.length} siblings (limit ${LIMITS.siblingsPerKeyMax}); read it and write with --context to resolve the conflict`)
+      return fail(
+        'BAD_REQUEST',
+        `key would hold ${siblings.length} siblings (limit ${LIMITS.siblingsPerKeyMax}); read it and write with --context to resolve the conflict`,
+      )
     }
     this.store.set(req.key, siblings)
     out.persist.push({t: 'key', key: req.key, siblings})
@@ -473,7 +532,12 @@ export class EventualReplica {
       if (w.have.size >= w.need) {
         w.answered = true
         this.pendingWrites.delete(w)
-        out.toClient(w.replyTo, {type: 'client.reply', id: w.reqId, ok: true, result: {...w.result, replicas: w.have.size}})
+        out.toClient(w.replyTo, {
+          type: 'client.reply',
+          id: w.reqId,
+          ok: true,
+          result: {...w.result, replicas: w.have.size},
+        })
       }
     }
     if (batch.awaiting.size === 0) this.batches.delete(batchId)
@@ -525,7 +589,9 @@ export class EventualReplica {
     if (keyError) return this.replyError(req, 'BAD_REQUEST', keyError, out)
     const wanted = resolveReplicaCount(req.r, this.members.size, majorityOf(this.members.size))
     if (typeof wanted === 'string') return this.replyError(req, 'BAD_REQUEST', `--r: ${wanted}`, out)
-    const peers = this.cfg.rng.shuffle(this.memberIds().filter((m) => m !== this.id && this.isAlive(m))).slice(0, wanted - 1)
+    const peers = this.cfg.rng
+      .shuffle(this.memberIds().filter((m) => m !== this.id && this.isAlive(m)))
+      .slice(0, wanted - 1)
     const read: PendingRead = {
       reqId: req.id,
       replyTo: req.replyTo,
@@ -536,7 +602,8 @@ export class EventualReplica {
       deadline: this.now + this.replyTicks(req.timeoutMs),
     }
     if (peers.length === 0) return this.finishRead(read, out)
-    if (this.reads.size >= READS_MAX) return this.replyError(req, 'UNAVAILABLE', `replica ${this.id} has too many reads in flight; retry`, out)
+    if (this.reads.size >= READS_MAX)
+      return this.replyError(req, 'UNAVAILABLE', `replica ${this.id} has too many reads in flight; retry`, out)
     const id = this.nextId()
     this.reads.set(id, read)
     for (const p of peers) out.toNode(p, {type: 'read.req', from: this.id, id, key: req.key})
@@ -566,7 +633,8 @@ export class EventualReplica {
     for (const s of read.responses.values()) merged = mergeSiblings(merged, s)
     if (merged.length > 0) this.mergeKey(read.key, merged, out)
     for (const [peer, s] of read.responses) {
-      if (!sameSiblings(s, merged)) out.toNode(peer, {type: 'repl', from: this.id, entries: [{key: read.key, siblings: merged}]})
+      if (!sameSiblings(s, merged))
+        out.toNode(peer, {type: 'repl', from: this.id, entries: [{key: read.key, siblings: merged}]})
     }
     const values = liveValues(merged).map((v) => ({value: v.value as string, clock: versionClock(v)}))
     const result: ReadResult = {
@@ -600,10 +668,15 @@ export class EventualReplica {
   private sendDigest(peer: string, out: Out): void {
     // While catching up after an empty start every offer asks about an earlier life, so every answer counts.
     const ask = this.recovering?.kind === 'empty' ? {askEarlierLife: this.incarnation} : {}
-    const offer: DigestOffer = {type: 'ae.digest', from: this.id, id: this.nextId(), buckets: [...this.store.digest()], ...ask}
+    const offer: DigestOffer = {
+      type: 'ae.digest',
+      from: this.id,
+      id: this.nextId(),
+      buckets: [...this.store.digest()],
+      ...ask,
+    }
     out.toNode(peer, offer)
   }
-
 
   private onDigest(msg: DigestOffer, out: Out): void {
     const mine = this.store.digest()
@@ -636,9 +709,15 @@ export class EventualReplica {
     for (const [key, hash] of this.store.keysIn(buckets, AE_KEYS_MAX)) {
       if (theirs.get(key) !== hash) push.push({key, siblings: this.store.get(key)})
     }
-    for (const chunk of chunkEntries(push)) out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
+    for (const chunk of chunkEntries(push))
+      out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
     for (let i = 0; i < pull.length; i += 1000) {
-      out.toNode(msg.from, {type: 'ae.pull', from: this.id, id: msg.id, keys: pull.slice(i, i + 1000)} satisfies DigestPull)
+      out.toNode(msg.from, {
+        type: 'ae.pull',
+        from: this.id,
+        id: msg.id,
+        keys: pull.slice(i, i + 1000),
+      } satisfies DigestPull)
     }
     const r = this.recovering
     if (r && msg.earlierLife === true) r.earlierLife = true
@@ -670,12 +749,16 @@ export class EventualReplica {
     if (this.actor !== this.id || !(peerSaidSo || mentionsActorOf(this.store.entries(), this.id))) return
     this.actor = newActor(this.id, this.cfg.rng)
     out.persist.push({t: 'actor', actor: this.actor})
-    out.log('warn', `started with an empty data directory, but its peers hold versions written by ${this.id} before: its data was lost, so it writes as the new actor ${this.actor}`)
+    out.log(
+      'warn',
+      `started with an empty data directory, but its peers hold versions written by ${this.id} before: its data was lost, so it writes as the new actor ${this.actor}`,
+    )
   }
 
   private onPull(msg: DigestPull, out: Out): void {
     const entries = msg.keys.filter((k) => this.store.has(k)).map((key) => ({key, siblings: this.store.get(key)}))
-    for (const chunk of chunkEntries(entries)) out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
+    for (const chunk of chunkEntries(entries))
+      out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
   }
 
   // ---- helpers -------------------------------------------------------------------------------

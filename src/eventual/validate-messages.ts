@@ -44,10 +44,19 @@ export function asEventualPeerMessage(m: Record<string, unknown>): EventualPeerM
         : null
     case 'ae.keys':
       if (!isToken(m.id) || (m.earlierLife !== undefined && typeof m.earlierLife !== 'boolean')) return null
-      if (!Array.isArray(m.buckets) || m.buckets.length > 4096 || !m.buckets.every((b) => Number.isSafeInteger(b) && b >= 0))
+      if (
+        !Array.isArray(m.buckets) ||
+        m.buckets.length > 4096 ||
+        !m.buckets.every((b) => Number.isSafeInteger(b) && b >= 0)
+      )
         return null
       if (!Array.isArray(m.keys) || m.keys.length > 100_000) return null
-      if (!m.keys.every((p) => Array.isArray(p) && p.length === 2 && isKey(p[0]) && typeof p[1] === 'string' && BUCKET_HASH.test(p[1])))
+      if (
+        !m.keys.every(
+          (p) =>
+            Array.isArray(p) && p.length === 2 && isKey(p[0]) && typeof p[1] === 'string' && BUCKET_HASH.test(p[1]),
+        )
+      )
         return null
       return m as unknown as EventualPeerMessage
     case 'ae.pull':

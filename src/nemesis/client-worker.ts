@@ -43,7 +43,12 @@ export interface WorkerContext {
 }
 
 /** Runs until ctx.stopped(); resolves after its last operation was recorded. */
-export async function runClientWorker(name: string, rng: Rng, conn: ReconnectingClient, ctx: WorkerContext): Promise<void> {
+export async function runClientWorker(
+  name: string,
+  rng: Rng,
+  conn: ReconnectingClient,
+  ctx: WorkerContext,
+): Promise<void> {
   let seq = 0
   // Read-modify-write: the context of this worker's last read of each key (never another key's).
   const contexts = new Map<string, string>()
@@ -67,18 +72,46 @@ export async function runClientWorker(name: string, rng: Rng, conn: Reconnecting
     watch.begin()
     try {
       if (kind === 'read') {
-        const result = await client.read(key, {node, timeoutMs: ctx.opTimeoutMs, ...(eventual && count !== undefined ? {r: count} : {})})
+        const result = await client.read(key, {
+          node,
+          timeoutMs: ctx.opTimeoutMs,
+          ...(eventual && count !== undefined ? {r: count} : {}),
+        })
         if (eventual) contexts.set(key, result.context)
-        ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', node: result.node, read: readItems(result, ctx.mode)})
+        ctx.recorder.record({
+          ...base,
+          invoke,
+          complete: ctx.recorder.now(),
+          status: 'ok',
+          node: result.node,
+          read: readItems(result, ctx.mode),
+        })
       } else {
-        const opts = {node, timeoutMs: ctx.opTimeoutMs, ...(eventual && count !== undefined ? {w: count} : {}), ...(eventual && context ? {context} : {})}
+        const opts = {
+          node,
+          timeoutMs: ctx.opTimeoutMs,
+          ...(eventual && count !== undefined ? {w: count} : {}),
+          ...(eventual && context ? {context} : {}),
+        }
         const result = kind === 'put' ? await client.put(key, value as string, opts) : await client.delete(key, opts)
-        ctx.recorder.record({...base, invoke, complete: ctx.recorder.now(), status: 'ok', ...writeFields(result, eventual ? count : undefined, ctx.ids.length)})
+        ctx.recorder.record({
+          ...base,
+          invoke,
+          complete: ctx.recorder.now(),
+          status: 'ok',
+          ...writeFields(result, eventual ? count : undefined, ctx.ids.length),
+        })
       }
     } catch (error) {
       const complete = ctx.recorder.now()
       const outcome = outcomeOfError(error, watch.mayHaveDelivered)
-      const op: Omit<HistoryOp, 'id'> = {...base, invoke, complete: outcome.status === 'fail' ? complete : null, ...outcome, ...(node ? {node} : {})}
+      const op: Omit<HistoryOp, 'id'> = {
+        ...base,
+        invoke,
+        complete: outcome.status === 'fail' ? complete : null,
+        ...outcome,
+        ...(node ? {node} : {}),
+      }
       ctx.recorder.record(op, (error as Error).message)
       if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
     }
@@ -98,7 +131,9 @@ function pickTarget(rng: Rng, ctx: WorkerContext): string | undefined {
 
 /** The values a read saw; eventual ones with their clocks (the checker recovers dots from them). */
 export function readItems(result: ReadResult, mode: 'eventual' | 'quorum'): ReadItem[] {
-  return result.values.map((v) => (mode === 'eventual' && v.clock ? {value: v.value, clock: v.clock} : {value: v.value}))
+  return result.values.map((v) =>
+    mode === 'eventual' && v.clock ? {value: v.value, clock: v.clock} : {value: v.value},
+  )
 }
 
 /**
@@ -107,7 +142,11 @@ export function readItems(result: ReadResult, mode: 'eventual' | 'quorum'): Read
  * the --w asked for (`w` undefined: the replica's default, 1), so the checker excuses no more losses
  * than the request allows.
  */
-export function writeFields(result: PutResult, w: ReplicaCount | undefined, members: number): Pick<HistoryOp, 'node' | 'clock' | 'w'> {
+export function writeFields(
+  result: PutResult,
+  w: ReplicaCount | undefined,
+  members: number,
+): Pick<HistoryOp, 'node' | 'clock' | 'w'> {
   if (!('clock' in result)) return {node: result.node}
   const asked = resolveReplicaCount(w, members, 1)
   const durable = Math.max(typeof asked === 'number' ? asked : 1, result.replicas ?? 0)

@@ -107,7 +107,11 @@ export async function applyCorrupt(dir: string, spec: CorruptSpec): Promise<stri
     }
     const offset = file === 'log' ? logFlipOffset(data, spec.position) : snapshotFlipOffset(data, spec.position)
     if (offset === null) {
-      skipped.push(file === 'log' ? `${name} has ${logFrames(data).length} complete frame(s), fewer than ${LOG_FRAMES_MIN}` : `${name} has no body`)
+      skipped.push(
+        file === 'log'
+          ? `${name} has ${logFrames(data).length} complete frame(s), fewer than ${LOG_FRAMES_MIN}`
+          : `${name} has no body`,
+      )
       continue
     }
     const was = data[offset] as number

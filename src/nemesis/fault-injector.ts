@@ -110,7 +110,9 @@ export class FaultInjector {
    */
   async run(plan: readonly PlannedFault[], stop: AbortSignal): Promise<void> {
     // One listener for all faults (one each would trip Node's listener-leak warning).
-    const stopped = new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), {once: true})))
+    const stopped = new Promise<void>((resolve) =>
+      stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), {once: true}),
+    )
     await Promise.all(plan.map((fault) => this.runOne(fault, {signal: stop, stopped})))
   }
 
@@ -135,8 +137,15 @@ export class FaultInjector {
     const leader = this.leaderInstead(planned)
     const fault = leader ? {...planned, nodes: [leader]} : planned
     record.nodes = fault.nodes
-    const which = leader === undefined ? '' : leader === planned.nodes[0] ? ' (the leader)' : ` (the leader, instead of ${planned.nodes.join(',')})`
-    this.deps.log(`${at(startedAt)} fault #${fault.seq} ${describe(fault)}${which} for ${(fault.holdMs / 1000).toFixed(1)} s`)
+    const which =
+      leader === undefined
+        ? ''
+        : leader === planned.nodes[0]
+          ? ' (the leader)'
+          : ` (the leader, instead of ${planned.nodes.join(',')})`
+    this.deps.log(
+      `${at(startedAt)} fault #${fault.seq} ${describe(fault)}${which} for ${(fault.holdMs / 1000).toFixed(1)} s`,
+    )
     try {
       await this.begin(fault, record)
     } catch (error) {
@@ -151,14 +160,17 @@ export class FaultInjector {
       record.notes.push(`undo failed: ${(error as Error).message} (healAll retries)`)
     }
     record.endedAt = this.deps.now()
-    this.deps.log(`${at(record.endedAt)} fault #${fault.seq} ${fault.kind} ended${record.notes.length ? ` (${record.notes.join('; ')})` : ''}`)
+    this.deps.log(
+      `${at(record.endedAt)} fault #${fault.seq} ${fault.kind} ended${record.notes.length ? ` (${record.notes.join('; ')})` : ''}`,
+    )
   }
 
   /** The healthy current leader, for a fault that prefers it; undefined to keep the plan's target. */
   private leaderInstead(fault: PlannedFault): string | undefined {
     if (!fault.preferLeader) return undefined
     const leader = this.deps.leader?.()
-    if (leader === undefined || this.killed.has(leader) || this.paused.has(leader) || this.cutOff.has(leader)) return undefined
+    if (leader === undefined || this.killed.has(leader) || this.paused.has(leader) || this.cutOff.has(leader))
+      return undefined
     return leader
   }
 
@@ -207,12 +219,17 @@ export class FaultInjector {
             }
             // A broker restart empties the registry; a replica that was dead then registers again
             // only when it restarts. Leaving it out would let it rejoin unpartitioned, so wait.
-            if (!(error instanceof KvError && error.code === 'BAD_REQUEST' && error.message.startsWith('no replica')) || this.deps.now() >= giveUpAt) throw error
+            if (
+              !(error instanceof KvError && error.code === 'BAD_REQUEST' && error.message.startsWith('no replica')) ||
+              this.deps.now() >= giveUpAt
+            )
+              throw error
             await delay(REGISTER_RETRY_MS)
           }
         }
         const waited = this.deps.now() - (record.startedAt ?? 0)
-        if (waited > REGISTER_RETRY_MS) record.notes.push(`applied ${(waited / 1000).toFixed(1)} s late: waited for every replica to be registered`)
+        if (waited > REGISTER_RETRY_MS)
+          record.notes.push(`applied ${(waited / 1000).toFixed(1)} s late: waited for every replica to be registered`)
         return
       }
       case 'redis-restart':
@@ -284,20 +301,26 @@ export class FaultInjector {
   private async healVerified(verify: readonly string[], strict: boolean): Promise<string[]> {
     const notes: string[] = []
     let unconfirmed: string[] = []
-    await waitFor(`a heal reaching ${verify.join(',')}`, async () => {
-      if (this.abandoned) return true // interrupted: the processes are about to be killed anyway
-      await this.withClient((c) => c.heal({timeoutMs: FAULT_CALL_TIMEOUT_MS})).catch((error: unknown) => {
-        if (!(error instanceof KvError && error.code === 'TIMEOUT')) throw error
-      })
-      const states = await Promise.all(
-        verify.map(async (id) => {
-          const status = await this.withClient((c) => c.nodeStatus(id, {timeoutMs: FAULT_CALL_TIMEOUT_MS})).catch(() => undefined)
-          return {id, partitioned: status?.partitioned}
-        }),
-      )
-      unconfirmed = states.filter((s) => s.partitioned !== false).map((s) => s.id)
-      return strict ? unconfirmed.length === 0 : !states.some((s) => s.partitioned === true)
-    }, {timeoutMs: HEAL_DEADLINE_MS, intervalMs: 300})
+    await waitFor(
+      `a heal reaching ${verify.join(',')}`,
+      async () => {
+        if (this.abandoned) return true // interrupted: the processes are about to be killed anyway
+        await this.withClient((c) => c.heal({timeoutMs: FAULT_CALL_TIMEOUT_MS})).catch((error: unknown) => {
+          if (!(error instanceof KvError && error.code === 'TIMEOUT')) throw error
+        })
+        const states = await Promise.all(
+          verify.map(async (id) => {
+            const status = await this.withClient((c) => c.nodeStatus(id, {timeoutMs: FAULT_CALL_TIMEOUT_MS})).catch(
+              () => undefined,
+            )
+            return {id, partitioned: status?.partitioned}
+          }),
+        )
+        unconfirmed = states.filter((s) => s.partitioned !== false).map((s) => s.id)
+        return strict ? unconfirmed.length === 0 : !states.some((s) => s.partitioned === true)
+      },
+      {timeoutMs: HEAL_DEADLINE_MS, intervalMs: 300},
+    )
     if (unconfirmed.length > 0) notes.push(`heal not confirmed by ${unconfirmed.join(',')} (not answering)`)
     return notes
   }
@@ -320,7 +343,12 @@ export class FaultInjector {
  * (log.bin)"; majority ones say so.
  */
 export function describe(fault: PlannedFault): string {
-  const what = fault.kind === 'partition' ? `partition ${(fault.groups ?? []).map((g) => g.join(',')).join(' | ')}` : fault.nodes.length ? `${fault.kind} ${fault.nodes.join(',')}` : fault.kind
+  const what =
+    fault.kind === 'partition'
+      ? `partition ${(fault.groups ?? []).map((g) => g.join(',')).join(' | ')}`
+      : fault.nodes.length
+        ? `${fault.kind} ${fault.nodes.join(',')}`
+        : fault.kind
   const file = fault.corrupt ? ` (${fault.corrupt.file === 'log' ? 'log.bin' : 'snapshot.json'})` : ''
   return fault.majority ? `${what}${file} (no majority left)` : `${what}${file}`
 }

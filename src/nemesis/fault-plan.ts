@@ -81,7 +81,14 @@ const HOLD_MS: Record<FaultKind, readonly [number, number]> = {
   wipe: [2000, 5000],
   corrupt: [2000, 5000],
 }
-const WEIGHT: Record<FaultKind, number> = {kill: 30, pause: 25, partition: 25, 'redis-restart': 20, wipe: 10, corrupt: 10}
+const WEIGHT: Record<FaultKind, number> = {
+  kill: 30,
+  pause: 25,
+  partition: 25,
+  'redis-restart': 20,
+  wipe: 10,
+  corrupt: 10,
+}
 /** The eligible bytes of a corrupted file are hit between these fractions of the way through. */
 const CORRUPT_POSITION_MIN = 0.25
 const CORRUPT_POSITION_SPREAD = 0.5
@@ -137,7 +144,15 @@ function activeAt(plan: readonly PlannedFault[], at: number, endMs: number): Pla
 }
 
 /** A fault of `kind` starting at `at` that fits the budget and the rules, or null. */
-function tryPlan(rng: Rng, ids: readonly string[], plan: readonly PlannedFault[], kind: FaultKind, at: number, majority: boolean, leaderTargets: boolean): PlannedFault | null {
+function tryPlan(
+  rng: Rng,
+  ids: readonly string[],
+  plan: readonly PlannedFault[],
+  kind: FaultKind,
+  at: number,
+  majority: boolean,
+  leaderTargets: boolean,
+): PlannedFault | null {
   const [lo, hi] = HOLD_MS[kind]
   const holdMs = lo + rng.int(hi - lo)
   const overlapping = activeAt(plan, at, at + holdMs)
@@ -149,20 +164,30 @@ function tryPlan(rng: Rng, ids: readonly string[], plan: readonly PlannedFault[]
     case 'kill':
     case 'pause': {
       // Normal: one or two more, within the budget. Majority: enough to leave a minority healthy.
-      const want = majority ? Math.max(1, ids.length - majorityOf + 1 - affected.size) : Math.min(FAULTY_MAX - affected.size, 1 + (rng.next() < 0.25 ? 1 : 0))
+      const want = majority
+        ? Math.max(1, ids.length - majorityOf + 1 - affected.size)
+        : Math.min(FAULTY_MAX - affected.size, 1 + (rng.next() < 0.25 ? 1 : 0))
       if (want < 1 || healthy.length < want) return null
-      const nodes = rng.shuffle([...healthy]).slice(0, want).sort()
+      const nodes = rng
+        .shuffle([...healthy])
+        .slice(0, want)
+        .sort()
       const fault = {seq, kind, atMs: at, holdMs, nodes, majority: affected.size + want >= ids.length - majorityOf + 1}
       return leaderTargets && want === 1 && rng.next() < LEADER_CHANCE ? {...fault, preferLeader: true} : fault
     }
     case 'wipe':
     case 'corrupt': {
       // One replica, within the normal budget; never a majority fault (see the header).
-      if (majority || affected.size + 1 > Math.min(FAULTY_MAX, ids.length - majorityOf) || healthy.length === 0) return null
+      if (majority || affected.size + 1 > Math.min(FAULTY_MAX, ids.length - majorityOf) || healthy.length === 0)
+        return null
       const nodes = [rng.pick(healthy)]
       const corrupt: CorruptSpec | undefined =
         kind === 'corrupt'
-          ? {file: rng.next() < 0.5 ? 'log' : 'snapshot', position: CORRUPT_POSITION_MIN + rng.next() * CORRUPT_POSITION_SPREAD, mask: 1 + rng.int(255)}
+          ? {
+              file: rng.next() < 0.5 ? 'log' : 'snapshot',
+              position: CORRUPT_POSITION_MIN + rng.next() * CORRUPT_POSITION_SPREAD,
+              mask: 1 + rng.int(255),
+            }
           : undefined
       const fault: PlannedFault = {seq, kind, atMs: at, holdMs, nodes, majority: false, ...(corrupt ? {corrupt} : {})}
       return leaderTargets && rng.next() < LEADER_CHANCE ? {...fault, preferLeader: true} : fault

@@ -34,7 +34,12 @@ export interface FinalCollection {
 }
 
 /** Called once after an eventual run's quiet period; polls until agreement or `deadlineMs`. */
-export async function collectFinalStates(conn: ReconnectingClient, ids: readonly string[], keys: readonly string[], deadlineMs: number): Promise<FinalCollection> {
+export async function collectFinalStates(
+  conn: ReconnectingClient,
+  ids: readonly string[],
+  keys: readonly string[],
+  deadlineMs: number,
+): Promise<FinalCollection> {
   const deadline = Date.now() + deadlineMs
   let rounds = 0
   for (;;) {
@@ -42,12 +47,17 @@ export async function collectFinalStates(conn: ReconnectingClient, ids: readonly
     const round = await readRound(conn, ids, keys)
     const unreadable = ids.filter((id) => !round.states.has(id))
     const converged = unreadable.length === 0 && allAgree([...round.states.values()])
-    if (converged || Date.now() >= deadline) return {finals: round.states, converged, rounds, unreadable, badContexts: round.badContexts}
+    if (converged || Date.now() >= deadline)
+      return {finals: round.states, converged, rounds, unreadable, badContexts: round.badContexts}
     await delay(POLL_INTERVAL_MS)
   }
 }
 
-async function readRound(conn: ReconnectingClient, ids: readonly string[], keys: readonly string[]): Promise<{states: Map<string, Map<string, ObservedKeyState>>; badContexts: string[]}> {
+async function readRound(
+  conn: ReconnectingClient,
+  ids: readonly string[],
+  keys: readonly string[],
+): Promise<{states: Map<string, Map<string, ObservedKeyState>>; badContexts: string[]}> {
   const states = new Map<string, Map<string, ObservedKeyState>>()
   const badContexts: string[] = []
   const connected = await conn.get()
@@ -93,7 +103,12 @@ function canonicalState(byKey: Map<string, ObservedKeyState>): string {
  * through it, retrying until it answers or `deadlineMs` passes; every attempt goes into the history.
  * Returns the replicas that could not serve some key in time.
  */
-export async function finalQuorumReads(conns: ReadonlyMap<string, ReconnectingClient>, keys: readonly string[], recorder: HistoryRecorder, deadlineMs: number): Promise<string[]> {
+export async function finalQuorumReads(
+  conns: ReadonlyMap<string, ReconnectingClient>,
+  keys: readonly string[],
+  recorder: HistoryRecorder,
+  deadlineMs: number,
+): Promise<string[]> {
   const deadline = Date.now() + deadlineMs
   const stuck: string[] = []
   await Promise.all(
@@ -109,7 +124,13 @@ export async function finalQuorumReads(conns: ReadonlyMap<string, ReconnectingCl
   return stuck.sort()
 }
 
-async function readUntilServed(conn: ReconnectingClient, id: string, key: string, recorder: HistoryRecorder, deadline: number): Promise<boolean> {
+async function readUntilServed(
+  conn: ReconnectingClient,
+  id: string,
+  key: string,
+  recorder: HistoryRecorder,
+  deadline: number,
+): Promise<boolean> {
   const client = `final-${id}`
   while (Date.now() < deadline) {
     const connected = await conn.get()
@@ -121,12 +142,32 @@ async function readUntilServed(conn: ReconnectingClient, id: string, key: string
     connected.watch.begin()
     try {
       const result = await connected.client.read(key, {node: id, timeoutMs: READ_TIMEOUT_MS})
-      recorder.record({client, kind: 'read', key, invoke, complete: recorder.now(), status: 'ok', node: result.node, read: readItems(result, 'quorum')})
+      recorder.record({
+        client,
+        kind: 'read',
+        key,
+        invoke,
+        complete: recorder.now(),
+        status: 'ok',
+        node: result.node,
+        read: readItems(result, 'quorum'),
+      })
       return true
     } catch (error) {
       const complete = recorder.now()
       const outcome = outcomeOfError(error, connected.watch.mayHaveDelivered)
-      recorder.record({client, kind: 'read', key, invoke, complete: outcome.status === 'fail' ? complete : null, ...outcome, node: id}, (error as Error).message)
+      recorder.record(
+        {
+          client,
+          kind: 'read',
+          key,
+          invoke,
+          complete: outcome.status === 'fail' ? complete : null,
+          ...outcome,
+          node: id,
+        },
+        (error as Error).message,
+      )
       if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
       await delay(POLL_INTERVAL_MS)
     }

@@ -22,7 +22,9 @@ async function main(): Promise<number> {
   const abort = new AbortController()
   const onSignal = (): void => {
     if (abort.signal.aborted) process.exit(EXIT.unknown) // the exit hook kills every child
-    process.stderr.write('interrupted: stopping the clients, the replicas and redis… (Ctrl-C again to kill them at once)\n')
+    process.stderr.write(
+      'interrupted: stopping the clients, the replicas and redis… (Ctrl-C again to kill them at once)\n',
+    )
     abort.abort()
   }
   process.on('SIGINT', onSignal)

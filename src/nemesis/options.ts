@@ -73,7 +73,8 @@ export function parseNemesisArgs(argv: readonly string[], randomSeed: () => numb
     throw new KvError('BAD_REQUEST', `${(error as Error).message}\n${USAGE}`)
   }
   const mode = values.mode
-  if (mode !== 'eventual' && mode !== 'quorum') throw new KvError('BAD_REQUEST', `--mode must be eventual or quorum\n${USAGE}`)
+  if (mode !== 'eventual' && mode !== 'quorum')
+    throw new KvError('BAD_REQUEST', `--mode must be eventual or quorum\n${USAGE}`)
   if (values.duration === undefined) throw new KvError('BAD_REQUEST', `--duration SECONDS is required\n${USAGE}`)
   return {
     mode,
@@ -96,7 +97,10 @@ function faultKinds(text: string): FaultKind[] {
   const kinds = text.split(',').map((k) => k.trim())
   const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k))
   if (kinds.length === 0 || unknown.length > 0 || new Set(kinds).size !== kinds.length) {
-    throw new KvError('BAD_REQUEST', `--faults ${JSON.stringify(text)} must list distinct kinds among ${FAULT_KINDS.join(',')}\n${USAGE}`)
+    throw new KvError(
+      'BAD_REQUEST',
+      `--faults ${JSON.stringify(text)} must list distinct kinds among ${FAULT_KINDS.join(',')}\n${USAGE}`,
+    )
   }
   return kinds as FaultKind[]
 }
@@ -107,6 +111,10 @@ function int(text: string | undefined, flag: string, min: number, max: number, f
     return fallback
   }
   const n = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new KvError('BAD_REQUEST', `${flag} ${JSON.stringify(text)} must be a whole number from ${min} to ${max}\n${USAGE}`)
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new KvError(
+      'BAD_REQUEST',
+      `${flag} ${JSON.stringify(text)} must be a whole number from ${min} to ${max}\n${USAGE}`,
+    )
   return n
 }

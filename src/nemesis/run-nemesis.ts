@@ -7,7 +7,13 @@
 import {cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
-import {combineVerdicts, type FinalStates, type HistoryOp, type ObservedKeyState, type Verdict} from '../check/history.js'
+import {
+  combineVerdicts,
+  type FinalStates,
+  type HistoryOp,
+  type ObservedKeyState,
+  type Verdict,
+} from '../check/history.js'
 import {checkEventual} from '../check/eventual-history.js'
 import {checkLinearizable} from '../check/linearizability.js'
 import {KvError} from '../core/errors.js'
@@ -140,19 +146,24 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
   hooks.signal?.addEventListener('abort', onInterrupt, {once: true})
 
   try {
-    if (!existsSync(REPLICA_ENTRY)) throw new Error(`${REPLICA_ENTRY} is missing: replicas run from dist/; build first (npx tsc -p tsconfig.json)`)
+    if (!existsSync(REPLICA_ENTRY))
+      throw new Error(`${REPLICA_ENTRY} is missing: replicas run from dist/; build first (npx tsc -p tsconfig.json)`)
     redis = await PrivateRedis.start()
     cluster = new LocalCluster(redis.url, uniqueCluster(`nemesis-${opts.mode}`), ids, opts.mode, {
       onLine: (id, line) => logs.line(id, line),
       onExit: (id, code, signal) => {
         // The nemesis only ever sends SIGKILL (and SIGSTOP/SIGCONT); anything else is a crash.
         if (!stopping && signal !== 'SIGKILL') {
-          crashes.push(`${id} exited by itself (${signal ? `signal ${signal}` : `exit code ${code}`}) at ${at(recorder?.now() ?? 0)}`)
+          crashes.push(
+            `${id} exited by itself (${signal ? `signal ${signal}` : `exit code ${code}`}) at ${at(recorder?.now() ?? 0)}`,
+          )
           say(`replica ${id} exited by itself (${signal ?? `code ${code}`}); see its log`)
         }
       },
     })
-    say(`nemesis ${opts.mode} seed ${opts.seed}: redis ${redis.url}, cluster ${cluster.name}, ${plan.length} faults planned over ${opts.durationS} s`)
+    say(
+      `nemesis ${opts.mode} seed ${opts.seed}: redis ${redis.url}, cluster ${cluster.name}, ${plan.length} faults planned over ${opts.durationS} s`,
+    )
     cluster.startAll()
     await cluster.waitAlive(ids, STARTUP_DEADLINE_MS)
     const control = connect(opts.opTimeoutMs)
@@ -163,7 +174,15 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
     const rec = new HistoryRecorder(performance.now())
     recorder = rec
     const leader = opts.mode === 'quorum' ? () => currentLeader(samples, rec.now()) : undefined
-    const inj = new FaultInjector({cluster, redis, conn: connect(opts.opTimeoutMs), ids, now: () => rec.now(), log: say, leader})
+    const inj = new FaultInjector({
+      cluster,
+      redis,
+      conn: connect(opts.opTimeoutMs),
+      ids,
+      now: () => rec.now(),
+      log: say,
+      leader,
+    })
     injector = inj
     const workers = workerRngs.map((wrng, i) =>
       runClientWorker(`c${i + 1}`, wrng, connect(opts.opTimeoutMs), {
@@ -177,7 +196,16 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
         stopped: () => clientsStopped,
       }),
     )
-    const poller = opts.mode === 'quorum' ? pollStatus(connect(1000), ids, () => rec.now(), samples, () => pollerStopped) : Promise.resolve()
+    const poller =
+      opts.mode === 'quorum'
+        ? pollStatus(
+            connect(1000),
+            ids,
+            () => rec.now(),
+            samples,
+            () => pollerStopped,
+          )
+        : Promise.resolve()
 
     const faultsDone = inj.run(plan, stopFaults.signal)
     background = [...workers, poller, faultsDone]
@@ -196,7 +224,9 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
       if (opts.mode === 'quorum') await waitForOneLeader(control, ids, RECOVERY_DEADLINE_MS)
     } catch (error) {
       if (interrupted()) throw new Interrupted()
-      problems.push(`liveness: the cluster did not recover within ${RECOVERY_DEADLINE_MS / 1000} s after every fault was healed: ${(error as Error).message}`)
+      problems.push(
+        `liveness: the cluster did not recover within ${RECOVERY_DEADLINE_MS / 1000} s after every fault was healed: ${(error as Error).message}`,
+      )
     }
     say(`${at(rec.now())} healed; stopping clients`)
     clientsStopped = true
@@ -208,7 +238,8 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
     const verdicts: Verdict[] = []
     if (opts.mode === 'quorum') {
       const finalConns = new Map(ids.map((id) => [id, connect(opts.opTimeoutMs)]))
-      for (const stuck of await finalQuorumReads(finalConns, keys, rec, FINAL_READ_DEADLINE_MS)) problems.push(`liveness: ${stuck}`)
+      for (const stuck of await finalQuorumReads(finalConns, keys, rec, FINAL_READ_DEADLINE_MS))
+        problems.push(`liveness: ${stuck}`)
       pollerStopped = true
       await poller
       if (interrupted()) throw new Interrupted()
@@ -220,7 +251,8 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
       finals = collected.finals
       finalsConverged = collected.converged
       for (const id of collected.unreadable) problems.push(`liveness: replica ${id} could not be read at the end`)
-      for (const bad of collected.badContexts) problems.push(`a read returned a context token that does not decode: ${bad}`)
+      for (const bad of collected.badContexts)
+        problems.push(`a read returned a context token that does not decode: ${bad}`)
       // Writes lost as their --w allows after a wipe or corrupt fault are noted, not violations.
       verdicts.push(checkEventual(rec.ops, collected.finals, {diskLosses: diskLossesOf(inj.records)}))
     }
@@ -230,7 +262,11 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
   } catch (error) {
     // Interrupted (Ctrl-C): nothing is judged, the history so far is saved for a look.
     harnessError = error instanceof Interrupted ? error.message : ((error as Error).stack ?? String(error))
-    verdict = {verdict: 'unknown', problems: [error instanceof Interrupted ? error.message : `harness error: ${(error as Error).message}`], stats: {}}
+    verdict = {
+      verdict: 'unknown',
+      problems: [error instanceof Interrupted ? error.message : `harness error: ${(error as Error).message}`],
+      stats: {},
+    }
   } finally {
     hooks.signal?.removeEventListener('abort', onInterrupt)
     clientsStopped = true
@@ -286,18 +322,22 @@ function finalsAsJson(finals: FinalStates): Record<string, Record<string, Observ
 
 /** Quorum mode: waits until every replica answers and exactly one of them leads, named by all. */
 async function waitForOneLeader(conn: ReconnectingClient, ids: readonly string[], timeoutMs: number): Promise<string> {
-  return waitFor('one leader every replica agrees on', async () => {
-    const connected = await conn.get()
-    if (!connected) return null
-    const st = await connected.client.status({timeoutMs: 1000}).catch(async (error: unknown) => {
-      if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
-      throw error
-    })
-    const live = st.nodes.filter((n) => ids.includes(n.id) && n.alive)
-    if (live.length !== ids.length || !st.leader) return null
-    const leaders = live.filter((n) => n.role === 'leader')
-    return leaders.length === 1 && live.every((n) => n.leader === st.leader) ? st.leader : null
-  }, {timeoutMs, intervalMs: 250})
+  return waitFor(
+    'one leader every replica agrees on',
+    async () => {
+      const connected = await conn.get()
+      if (!connected) return null
+      const st = await connected.client.status({timeoutMs: 1000}).catch(async (error: unknown) => {
+        if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
+        throw error
+      })
+      const live = st.nodes.filter((n) => ids.includes(n.id) && n.alive)
+      if (live.length !== ids.length || !st.leader) return null
+      const leaders = live.filter((n) => n.role === 'leader')
+      return leaders.length === 1 && live.every((n) => n.leader === st.leader) ? st.leader : null
+    },
+    {timeoutMs, intervalMs: 250},
+  )
 }
 
 /** Thrown inside runNemesis when its signal aborts, to skip to the cleanup. */

@@ -13,7 +13,13 @@ const POLL_INTERVAL_MS = 1000
 const STATUS_TIMEOUT_MS = 800
 
 /** Runs until `stopped()`; every answer with a term is appended to `samples`. */
-export async function pollStatus(conn: ReconnectingClient, ids: readonly string[], now: () => number, samples: StatusSample[], stopped: () => boolean): Promise<void> {
+export async function pollStatus(
+  conn: ReconnectingClient,
+  ids: readonly string[],
+  now: () => number,
+  samples: StatusSample[],
+  stopped: () => boolean,
+): Promise<void> {
   while (!stopped()) {
     const started = now()
     const connected = await conn.get()
@@ -22,10 +28,17 @@ export async function pollStatus(conn: ReconnectingClient, ids: readonly string[
   }
 }
 
-async function sampleOne(client: KvClient, conn: ReconnectingClient, id: string, now: () => number, samples: StatusSample[]): Promise<void> {
+async function sampleOne(
+  client: KvClient,
+  conn: ReconnectingClient,
+  id: string,
+  now: () => number,
+  samples: StatusSample[],
+): Promise<void> {
   try {
     const s = await client.nodeStatus(id, {timeoutMs: STATUS_TIMEOUT_MS})
-    if (typeof s.term === 'number') samples.push({t: now(), node: id, term: s.term, role: s.role, leader: s.leader ?? null})
+    if (typeof s.term === 'number')
+      samples.push({t: now(), node: id, term: s.term, role: s.role, leader: s.leader ?? null})
   } catch (error) {
     if (error instanceof KvError && error.code === 'REDIS_UNAVAILABLE') await conn.reset()
   }

@@ -36,7 +36,10 @@ export function appendFromLeader(
   if (prevIndex > log.lastIndex) return {success: false, matchIndex: log.lastIndex, records: []}
   const ourTerm = log.termAt(prevIndex)
   if (ourTerm !== prevTerm) {
-    invariant(prevIndex > commitIndex, `committed entry ${prevIndex} has term ${ourTerm} here but ${prevTerm} at the leader`)
+    invariant(
+      prevIndex > commitIndex,
+      `committed entry ${prevIndex} has term ${ourTerm} here but ${prevTerm} at the leader`,
+    )
     // Resume before the first entry of the conflicting term (one round trip per term, not per entry).
     let first = prevIndex
     while (first - 1 > commitIndex && log.termAt(first - 1) === ourTerm) first--

@@ -103,9 +103,22 @@ export class FrontDesk {
     if (typeof w === 'string') return this.reply(out, req.replyTo, errorReply(req.id, 'BAD_REQUEST', `--w: ${w}`))
     if (this.putsByReq.has(req.id)) return // a duplicate of a request in flight
     if (this.size >= PENDING_MAX) {
-      return this.reply(out, req.replyTo, errorReply(req.id, 'UNAVAILABLE', `replica ${this.host.id} has too many requests in flight; retry or use another --node`))
+      return this.reply(
+        out,
+        req.replyTo,
+        errorReply(
+          req.id,
+          'UNAVAILABLE',
+          `replica ${this.host.id} has too many requests in flight; retry or use another --node`,
+        ),
+      )
     }
-    const p: PendingPut = {req, fid: this.host.nextId(), deadline: this.host.now() + this.replyTicks(req.timeoutMs), handedTo: null}
+    const p: PendingPut = {
+      req,
+      fid: this.host.nextId(),
+      deadline: this.host.now() + this.replyTicks(req.timeoutMs),
+      handedTo: null,
+    }
     this.puts.set(p.fid, p)
     this.putsByReq.set(req.id, p)
     this.routePut(p, out)
@@ -123,12 +136,25 @@ export class FrontDesk {
         return
       case 'leader': {
         p.handedTo = route.id
-        const fwd: Forward = {type: 'FORWARD', from: this.host.id, term: this.host.term(), fid: p.fid, ...cmd, timeoutTicks}
+        const fwd: Forward = {
+          type: 'FORWARD',
+          from: this.host.id,
+          term: this.host.term(),
+          fid: p.fid,
+          ...cmd,
+          timeoutTicks,
+        }
         out.toNode(route.id, fwd)
         return
       }
       case 'no-quorum':
-        return this.finishPut(p, out, {ok: false, error: {code: 'NO_QUORUM', message: noQuorumText(this.host, route.reachable, 'the write was not written anywhere and never will be')}})
+        return this.finishPut(p, out, {
+          ok: false,
+          error: {
+            code: 'NO_QUORUM',
+            message: noQuorumText(this.host, route.reachable, 'the write was not written anywhere and never will be'),
+          },
+        })
       case 'wait':
         return
     }
@@ -159,7 +185,15 @@ export class FrontDesk {
     if (typeof r === 'string') return this.reply(out, req.replyTo, errorReply(req.id, 'BAD_REQUEST', `--r: ${r}`))
     if (this.readsByReq.has(req.id)) return
     if (this.size >= PENDING_MAX) {
-      return this.reply(out, req.replyTo, errorReply(req.id, 'UNAVAILABLE', `replica ${this.host.id} has too many requests in flight; retry or use another --node`))
+      return this.reply(
+        out,
+        req.replyTo,
+        errorReply(
+          req.id,
+          'UNAVAILABLE',
+          `replica ${this.host.id} has too many requests in flight; retry or use another --node`,
+        ),
+      )
     }
     const now = this.host.now()
     const p: PendingRead = {
@@ -192,7 +226,15 @@ export class FrontDesk {
         return out.toNode(route.id, msg)
       }
       case 'no-quorum':
-        return this.finishRead(p, out, errorReply(p.req.id, 'NO_QUORUM', noQuorumText(this.host, route.reachable, 'a linearizable read needs a majority')))
+        return this.finishRead(
+          p,
+          out,
+          errorReply(
+            p.req.id,
+            'NO_QUORUM',
+            noQuorumText(this.host, route.reachable, 'a linearizable read needs a majority'),
+          ),
+        )
       case 'wait':
         p.askIndexAt = this.host.now() + 1
         return
@@ -219,7 +261,14 @@ export class FrontDesk {
     for (const id of p.asked) {
       if (id === this.host.id) p.answers.set(id, this.host.localReadState(p.req.key))
       else {
-        const msg: ReadState = {type: 'READ_STATE', from: this.host.id, term: this.host.term(), rid: p.rid, round: p.round, key: p.req.key}
+        const msg: ReadState = {
+          type: 'READ_STATE',
+          from: this.host.id,
+          term: this.host.term(),
+          rid: p.rid,
+          round: p.round,
+          key: p.req.key,
+        }
         out.toNode(id, msg)
       }
     }
@@ -237,7 +286,11 @@ export class FrontDesk {
   private decide(p: PendingRead, out: Out): boolean {
     const decided = decideRead(p.answers.values(), p.readIndex as number)
     if (!decided) return false
-    this.finishRead(p, out, readReply(p.req.id, p.req.key, this.host.id, decided.state, {wanted: p.wanted, answered: p.answers.size}))
+    this.finishRead(
+      p,
+      out,
+      readReply(p.req.id, p.req.key, this.host.id, decided.state, {wanted: p.wanted, answered: p.answers.size}),
+    )
     return true
   }
 
@@ -262,7 +315,15 @@ export class FrontDesk {
     }
     for (const p of this.reads.values()) {
       if (now >= p.deadline) {
-        this.finishRead(p, out, errorReply(p.req.id, 'TIMEOUT', 'no replica that is up to date answered in time (an election or a partition may be in progress); retry the read'))
+        this.finishRead(
+          p,
+          out,
+          errorReply(
+            p.req.id,
+            'TIMEOUT',
+            'no replica that is up to date answered in time (an election or a partition may be in progress); retry the read',
+          ),
+        )
       } else if (p.readIndex === null) {
         if (now >= p.askIndexAt) this.askReadIndex(p, out)
       } else if (p.answers.size === p.asked.size || now - p.roundStarted >= this.host.readRoundTicks) {

@@ -31,7 +31,13 @@ export interface AppendedWrite {
 
 /** A request that arrived before the leader's no-op committed; handled once it has (or at its deadline). */
 export type HeldRequest =
-  | {readonly kind: 'write'; readonly fid: string; readonly origin: string; readonly cmd: Command; readonly deadline: number}
+  | {
+      readonly kind: 'write'
+      readonly fid: string
+      readonly origin: string
+      readonly cmd: Command
+      readonly deadline: number
+    }
   | {readonly kind: 'read'; readonly rid: string; readonly origin: string; readonly deadline: number}
 
 /** A read waiting for its read index, and where to send it. */
@@ -77,7 +83,8 @@ export class LeaderState {
     readonly noopIndex: number,
   ) {
     this.lastHeartbeat = Number.NEGATIVE_INFINITY
-    for (const f of followers) this.progress.set(f, {next: nextIndex, match: 0, ackSeq: 0, progressed: false, transfer: null})
+    for (const f of followers)
+      this.progress.set(f, {next: nextIndex, match: 0, ackSeq: 0, progressed: false, transfer: null})
   }
 
   /** Followers' match indexes (the leader adds its own last index). */
@@ -129,7 +136,8 @@ export class LeaderState {
   /** Removes and returns the reads of rounds that ran out of time (or all of them, on step-down). */
   takeExpiredReads(now: number): ReadWaiter[] {
     const expired: ReadWaiter[] = []
-    while (this.rounds.length && (this.rounds[0] as ReadRound).deadline <= now) expired.push(...(this.rounds.shift() as ReadRound).waiters)
+    while (this.rounds.length && (this.rounds[0] as ReadRound).deadline <= now)
+      expired.push(...(this.rounds.shift() as ReadRound).waiters)
     return expired
   }
 

@@ -44,7 +44,12 @@ export interface LearnerState {
  * Door (b): the term to adopt (with a vote recorded in it) if every other member has been heard with
  * an empty log and the learner's own log is empty too; null while that is not so.
  */
-export function emptyClusterFloor(learner: LearnerState, others: readonly string[], ownTerm: number, ownLastIndex: number): number | null {
+export function emptyClusterFloor(
+  learner: LearnerState,
+  others: readonly string[],
+  ownTerm: number,
+  ownLastIndex: number,
+): number | null {
   if (ownLastIndex !== 0) return null
   let floor = ownTerm
   for (const id of others) {

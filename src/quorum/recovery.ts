@@ -37,7 +37,11 @@ export interface RecoveredState {
  * `lostData` (the disk lost records), a commit index past the surviving log is cut back to the log's
  * end instead of failing the invariant: the replica is a learner then and catches up from the leader.
  */
-export function recover(snapshot: QuorumSnapshot | null, records: readonly QuorumRecord[], lostData = false): RecoveredState {
+export function recover(
+  snapshot: QuorumSnapshot | null,
+  records: readonly QuorumRecord[],
+  lostData = false,
+): RecoveredState {
   const log = new ReplicatedLog()
   let kv = new KeyValueState()
   let term = 0
@@ -91,7 +95,10 @@ export function recover(snapshot: QuorumSnapshot | null, records: readonly Quoru
     }
   }
   if (lostData) commitIndex = Math.min(commitIndex, log.lastIndex)
-  invariant(commitIndex <= log.lastIndex, `recovered commit index ${commitIndex} is past the recovered log end ${log.lastIndex}`)
+  invariant(
+    commitIndex <= log.lastIndex,
+    `recovered commit index ${commitIndex} is past the recovered log end ${log.lastIndex}`,
+  )
   return {term, vote, commitIndex, log, kv, learning}
 }
 

@@ -124,7 +124,10 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     invariant(cfg.peers.includes(cfg.id), `--peers must include the replica's own id ${cfg.id}`)
     invariant(new Set(cfg.peers).size === cfg.peers.length, '--peers lists an id twice')
     invariant(cfg.peers.length <= LIMITS.membersMax, `a cluster has at most ${LIMITS.membersMax} members`)
-    invariant(cfg.heartbeatTicks >= 1 && cfg.electionTimeoutTicks > cfg.heartbeatTicks, 'the election timeout must exceed the heartbeat interval')
+    invariant(
+      cfg.heartbeatTicks >= 1 && cfg.electionTimeoutTicks > cfg.heartbeatTicks,
+      'the election timeout must exceed the heartbeat interval',
+    )
     this.id = cfg.id
     this.members = [...cfg.peers].sort(compareIds)
     this.memberSet = new Set(this.members)
@@ -298,7 +301,13 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   /** Every heartbeat: tell the members where we stand (they answer with theirs), then try both doors. */
   private tickLearner(learner: LearnerState, out: Out): void {
     if (this.now % this.cfg.heartbeatTicks === 0) {
-      out.toTopic('election', {type: 'STATE', from: this.id, term: this.term, lastLogIndex: this.log.lastIndex, learner: true} satisfies State)
+      out.toTopic('election', {
+        type: 'STATE',
+        from: this.id,
+        term: this.term,
+        lastLogIndex: this.log.lastIndex,
+        learner: true,
+      } satisfies State)
     }
     const caughtUp =
       this.role === 'follower' &&
@@ -312,7 +321,10 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
         this.vote = this.leaderId
         out.persist.push({t: 'term', term: this.term, vote: this.vote})
       }
-      return this.endLearning(`caught up with leader ${this.leaderId} of term ${this.term} at commit index ${learner.caughtUpTo}`, out)
+      return this.endLearning(
+        `caught up with leader ${this.leaderId} of term ${this.term} at commit index ${learner.caughtUpTo}`,
+        out,
+      )
     }
     const floor = emptyClusterFloor(learner, this.others, this.term, this.log.lastIndex)
     if (floor !== null) {
@@ -341,7 +353,13 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     // Voters answer a learner; learners need not (they broadcast their own every heartbeat), and
     // answering each other would never end.
     if (m.learner && !this.learner) {
-      out.toNode(m.from, {type: 'STATE', from: this.id, term: this.term, lastLogIndex: this.log.lastIndex, learner: false} satisfies State)
+      out.toNode(m.from, {
+        type: 'STATE',
+        from: this.id,
+        term: this.term,
+        lastLogIndex: this.log.lastIndex,
+        learner: false,
+      } satisfies State)
     }
   }
 
@@ -419,7 +437,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       // Leader stickiness: while we hear a live leader, a candidate of a later term is cut off from
       // it (or disruptive); it must not depose the leader through us.
       if (m.type === 'ELECTION' && this.leaderIsLive()) return
-      const fromLeader = m.type === 'APPEND' || m.type === 'COORDINATOR' || m.type === 'INSTALL_SNAPSHOT' || m.type === 'COMMIT'
+      const fromLeader =
+        m.type === 'APPEND' || m.type === 'COORDINATOR' || m.type === 'INSTALL_SNAPSHOT' || m.type === 'COMMIT'
       this.becomeFollower(m.term, fromLeader ? m.from : null, out)
     }
     if (m.term < this.term && this.refuseStale(m, out)) return
@@ -454,7 +473,16 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
         return this.desk.onReadIndex(m.rid, m.readIndex, out)
       case 'READ_STATE': {
         const a = this.localReadState(m.key)
-        const reply: ReadStateReply = {type: 'READ_STATE_REPLY', from: this.id, term: this.term, rid: m.rid, round: m.round, key: m.key, appliedIndex: a.appliedIndex, state: a.state}
+        const reply: ReadStateReply = {
+          type: 'READ_STATE_REPLY',
+          from: this.id,
+          term: this.term,
+          rid: m.rid,
+          round: m.round,
+          key: m.key,
+          appliedIndex: a.appliedIndex,
+          state: a.state,
+        }
         return out.toNode(m.from, reply)
       }
       case 'READ_STATE_REPLY':
@@ -474,13 +502,26 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
         return true
       case 'APPEND':
       case 'INSTALL_SNAPSHOT':
-        out.toNode(m.from, {type: 'APPEND_ACK', from: this.id, term: this.term, success: false, matchIndex: 0, seq: 0} satisfies AppendAck)
+        out.toNode(m.from, {
+          type: 'APPEND_ACK',
+          from: this.id,
+          term: this.term,
+          success: false,
+          matchIndex: 0,
+          seq: 0,
+        } satisfies AppendAck)
         return true
       case 'FORWARD':
         this.replyForward(m.from, m.fid, notLeaderOutcome(this.id, this.term), out)
         return true
       case 'READ_INDEX':
-        out.toNode(m.from, {type: 'READ_INDEX_REPLY', from: this.id, term: this.term, rid: m.rid, readIndex: null} satisfies ReadIndexReply)
+        out.toNode(m.from, {
+          type: 'READ_INDEX_REPLY',
+          from: this.id,
+          term: this.term,
+          rid: m.rid,
+          readIndex: null,
+        } satisfies ReadIndexReply)
         return true
       case 'STATE':
       case 'FORWARD_REPLY':
@@ -496,7 +537,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   // ---- election ------------------------------------------------------------------------------
 
   private onElection(m: Election, out: Out): void {
-    const answer = (granted: boolean) => out.toNode(m.from, {type: 'VOTE', from: this.id, term: this.term, granted} satisfies Vote)
+    const answer = (granted: boolean) =>
+      out.toNode(m.from, {type: 'VOTE', from: this.id, term: this.term, granted} satisfies Vote)
     if (this.role === 'leader') {
       // It lost this term to us: refuse, and show it who leads.
       answer(false)
@@ -510,7 +552,13 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       this.learner.heard.set(m.from, {term: m.term, lastLogIndex: m.lastLogIndex})
       return answer(false)
     }
-    switch (answerElection({id: this.id, votedFor: this.vote, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm}, m.from, m)) {
+    switch (
+      answerElection(
+        {id: this.id, votedFor: this.vote, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm},
+        m.from,
+        m,
+      )
+    ) {
       case 'ok-and-stand':
         out.toNode(m.from, {type: 'OK', from: this.id, term: this.term} satisfies ElectionOk)
         // Bully: the higher the rank, the sooner it runs, so when several replicas outrank the
@@ -546,7 +594,13 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     this.votes.add(this.id)
     out.persist.push({t: 'term', term: this.term, vote: this.id})
     this.electionDeadline = this.now + this.randomElectionTimeout()
-    const msg: Election = {type: 'ELECTION', from: this.id, term: this.term, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm}
+    const msg: Election = {
+      type: 'ELECTION',
+      from: this.id,
+      term: this.term,
+      lastLogIndex: this.log.lastIndex,
+      lastLogTerm: this.log.lastTerm,
+    }
     out.toTopic('election', msg)
     if (hasMajority(this.votes, this.members)) this.becomeLeader(out)
   }
@@ -556,7 +610,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     if (this.role !== 'candidate' || m.term !== this.term) return
     this.role = 'follower'
     this.votes.clear()
-    this.electionDeadline = this.now + 2 * this.cfg.electionTimeoutTicks + this.cfg.rng.int(this.cfg.electionTimeoutTicks)
+    this.electionDeadline =
+      this.now + 2 * this.cfg.electionTimeoutTicks + this.cfg.rng.int(this.cfg.electionTimeoutTicks)
   }
 
   private onVote(m: Vote, out: Out): void {
@@ -604,7 +659,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   /** APPEND, COORDINATOR or INSTALL_SNAPSHOT of our term: its sender leads the term. */
   private onLeaderMessage(from: string): void {
     invariant(this.role !== 'leader', `two leaders in term ${this.term}: ${this.id} and ${from}`)
-    if (this.leaderId !== null) invariant(this.leaderId === from, `two leaders in term ${this.term}: ${this.leaderId} and ${from}`)
+    if (this.leaderId !== null)
+      invariant(this.leaderId === from, `two leaders in term ${this.term}: ${this.leaderId} and ${from}`)
     this.role = 'follower'
     this.votes.clear()
     this.leaderId = from
@@ -634,7 +690,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     const prevIndex = p.next - 1
     const prevTerm = this.log.termAt(prevIndex)
     invariant(prevTerm !== undefined, `no term for index ${prevIndex}`)
-    const entries = p.next <= this.log.lastIndex ? this.log.slice(p.next, LIMITS.batchEntriesMax, LIMITS.batchBytesMax) : []
+    const entries =
+      p.next <= this.log.lastIndex ? this.log.slice(p.next, LIMITS.batchEntriesMax, LIMITS.batchBytesMax) : []
     const lead = this.lead as LeaderState
     const msg: Append = {
       type: 'APPEND',
@@ -724,7 +781,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       const w = this.lead?.writes.get(e.index)
       if (w) {
         this.lead?.writes.delete(e.index)
-        if (e.term === this.term) this.deliverWrite(w.origin, w.fid, {ok: true, leader: this.id, version: {term: e.term, index: e.index}}, out)
+        if (e.term === this.term)
+          this.deliverWrite(w.origin, w.fid, {ok: true, leader: this.id, version: {term: e.term, index: e.index}}, out)
       }
     }
     const lead = this.lead
@@ -745,7 +803,9 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   private checkQuorum(out: Out): void {
     const lead = this.lead as LeaderState
     if (this.now - lead.since <= this.cfg.electionTimeoutTicks) return
-    const contact = majorityContactTick(this.members.map((m) => (m === this.id ? this.now : this.detector.lastHeardTick(m))))
+    const contact = majorityContactTick(
+      this.members.map((m) => (m === this.id ? this.now : this.detector.lastHeardTick(m))),
+    )
     if (this.now - contact > this.cfg.electionTimeoutTicks) {
       this.becomeFollower(this.term, null, out, `no majority heard for ${this.now - contact} ticks`)
     }
@@ -756,7 +816,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     this.lead = null
     out.log('info', `no longer leader of term ${this.term}: ${why}`)
     if (!lead) return
-    for (const w of lead.writes.values()) this.deliverWrite(w.origin, w.fid, lostLeadershipOutcome(this.id, w.index), out)
+    for (const w of lead.writes.values())
+      this.deliverWrite(w.origin, w.fid, lostLeadershipOutcome(this.id, w.index), out)
     for (const h of lead.held) {
       if (h.kind === 'write') this.deliverWrite(h.origin, h.fid, heldDroppedOutcome(this.id), out)
       else this.deliverReadIndex(h.origin, h.rid, null, out)
@@ -791,11 +852,23 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       this.matchedIndex = Math.max(this.matchedIndex, r.matchIndex)
       this.setCommit(Math.min(m.leaderCommit, r.matchIndex), out)
       const learner = this.learner
-      if (learner && m.leaderCommit > 0 && r.matchIndex >= m.leaderCommit && this.log.termAt(m.leaderCommit) === m.term) {
+      if (
+        learner &&
+        m.leaderCommit > 0 &&
+        r.matchIndex >= m.leaderCommit &&
+        this.log.termAt(m.leaderCommit) === m.term
+      ) {
         learner.caughtUpTo = Math.max(learner.caughtUpTo, m.leaderCommit)
       }
     }
-    const ack: AppendAck = {type: 'APPEND_ACK', from: this.id, term: this.term, success: r.success, matchIndex: r.matchIndex, seq: m.seq}
+    const ack: AppendAck = {
+      type: 'APPEND_ACK',
+      from: this.id,
+      term: this.term,
+      success: r.success,
+      matchIndex: r.matchIndex,
+      seq: m.seq,
+    }
     out.toNode(m.from, ack)
   }
 
@@ -836,7 +909,14 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   private onInstallSnapshot(m: InstallSnapshot, out: Out): void {
     this.onLeaderMessage(m.from)
     const ack = (seq: number, done: boolean) =>
-      out.toNode(m.from, {type: 'INSTALL_SNAPSHOT_ACK', from: this.id, term: this.term, index: m.index, seq, done} satisfies InstallSnapshotAck)
+      out.toNode(m.from, {
+        type: 'INSTALL_SNAPSHOT_ACK',
+        from: this.id,
+        term: this.term,
+        index: m.index,
+        seq,
+        done,
+      } satisfies InstallSnapshotAck)
     if (m.index <= this.appliedIndex) return ack(m.seq, true) // already have it (applied means committed)
     const t = this.incoming
     if (!t || t.leaderTerm !== this.term || t.index !== m.index) {
@@ -894,9 +974,11 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   }
 
   private onForward(m: Forward, out: Out): void {
-    if (this.role !== 'leader' || m.term !== this.term) return this.replyForward(m.from, m.fid, notLeaderOutcome(this.id, this.term), out)
+    if (this.role !== 'leader' || m.term !== this.term)
+      return this.replyForward(m.from, m.fid, notLeaderOutcome(this.id, this.term), out)
     const keyError = checkKey(m.key)
-    if (keyError) return this.replyForward(m.from, m.fid, {ok: false, error: {code: 'BAD_REQUEST', message: keyError}}, out)
+    if (keyError)
+      return this.replyForward(m.from, m.fid, {ok: false, error: {code: 'BAD_REQUEST', message: keyError}}, out)
     this.acceptWrite(m.from, m.fid, {key: m.key, value: m.value}, m.timeoutTicks, out)
   }
 
@@ -907,11 +989,15 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
    */
   private acceptWrite(origin: string, fid: string, cmd: Command, timeoutTicks: number, out: Out): void {
     const lead = this.lead
-    if (this.role !== 'leader' || !lead) return this.deliverWrite(origin, fid, notLeaderOutcome(this.id, this.term), out)
+    if (this.role !== 'leader' || !lead)
+      return this.deliverWrite(origin, fid, notLeaderOutcome(this.id, this.term), out)
     if (!lead.firstSight(fid)) return
     // Followers ack every heartbeat, so a leader can tell sooner than a follower who is gone: it
     // refuses after half an election timeout of silence, before it would step down.
-    const reachable = this.detector.reachable(this.now, Math.max(2 * this.cfg.heartbeatTicks, Math.floor(this.cfg.electionTimeoutTicks / 2)))
+    const reachable = this.detector.reachable(
+      this.now,
+      Math.max(2 * this.cfg.heartbeatTicks, Math.floor(this.cfg.electionTimeoutTicks / 2)),
+    )
     if (reachable.length < writeQuorum(this.members.length)) {
       return this.deliverWrite(origin, fid, leaderNoQuorum(this.id, reachable, this.members.length), out)
     }
@@ -963,12 +1049,20 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   }
 
   private confirmReads(lead: LeaderState, out: Out): void {
-    for (const {waiter, readIndex} of lead.takeConfirmedReads(this.id, this.members)) this.deliverReadIndex(waiter.origin, waiter.rid, readIndex, out)
+    for (const {waiter, readIndex} of lead.takeConfirmedReads(this.id, this.members))
+      this.deliverReadIndex(waiter.origin, waiter.rid, readIndex, out)
   }
 
   private deliverReadIndex(origin: string, rid: string, readIndex: number | null, out: Out): void {
     if (origin === this.id) this.desk.onReadIndex(rid, readIndex, out)
-    else out.toNode(origin, {type: 'READ_INDEX_REPLY', from: this.id, term: this.term, rid, readIndex} satisfies ReadIndexReply)
+    else
+      out.toNode(origin, {
+        type: 'READ_INDEX_REPLY',
+        from: this.id,
+        term: this.term,
+        rid,
+        readIndex,
+      } satisfies ReadIndexReply)
   }
 
   private localReadState(key: string): StateAnswer {

@@ -56,7 +56,9 @@ function isKeyChunk(x: unknown): boolean {
 }
 
 function isError(x: unknown): boolean {
-  return isRecord(x) && isErrorCode(x.code) && typeof x.message === 'string' && x.message.length <= ERROR_MESSAGE_CHARS_MAX
+  return (
+    isRecord(x) && isErrorCode(x.code) && typeof x.message === 'string' && x.message.length <= ERROR_MESSAGE_CHARS_MAX
+  )
 }
 
 /** Called by the replica driver for every non-client message it reads in quorum mode. */
@@ -75,10 +77,16 @@ export function asQuorumPeerMessage(m: Record<string, unknown>): QuorumPeerMessa
         return typeof m.granted === 'boolean'
       case 'APPEND':
         if (!isCount(m.prevIndex) || !isCount(m.prevTerm) || !isCount(m.leaderCommit) || !isCount(m.seq)) return false
-        if (m.alive !== undefined && !(Array.isArray(m.alive) && m.alive.length <= LIMITS.membersMax && m.alive.every(isId))) return false
+        if (
+          m.alive !== undefined &&
+          !(Array.isArray(m.alive) && m.alive.length <= LIMITS.membersMax && m.alive.every(isId))
+        )
+          return false
         if (!isEntryRun(m.entries, m.prevIndex)) return false
         // A leader sends only entries of its term or older, never older than the one they follow.
-        return (m.entries as {term: number}[]).every((e) => e.term <= (m.term as number) && e.term >= (m.prevTerm as number))
+        return (m.entries as {term: number}[]).every(
+          (e) => e.term <= (m.term as number) && e.term >= (m.prevTerm as number),
+        )
       case 'APPEND_ACK':
         return typeof m.success === 'boolean' && isCount(m.matchIndex) && isCount(m.seq)
       case 'COMMIT':
@@ -96,9 +104,21 @@ export function asQuorumPeerMessage(m: Record<string, unknown>): QuorumPeerMessa
       case 'READ_STATE':
         return isToken(m.rid) && isCount(m.round) && isKey(m.key)
       case 'READ_STATE_REPLY':
-        return isToken(m.rid) && isCount(m.round) && isKey(m.key) && isCount(m.appliedIndex) && (m.state === null || isKeyVersion(m.state))
+        return (
+          isToken(m.rid) &&
+          isCount(m.round) &&
+          isKey(m.key) &&
+          isCount(m.appliedIndex) &&
+          (m.state === null || isKeyVersion(m.state))
+        )
       case 'INSTALL_SNAPSHOT':
-        return isCount(m.index) && isCount(m.snapshotTerm) && isCount(m.seq) && typeof m.done === 'boolean' && isKeyChunk(m.keys)
+        return (
+          isCount(m.index) &&
+          isCount(m.snapshotTerm) &&
+          isCount(m.seq) &&
+          typeof m.done === 'boolean' &&
+          isKeyChunk(m.keys)
+        )
       case 'INSTALL_SNAPSHOT_ACK':
         return isCount(m.index) && Number.isSafeInteger(m.seq) && (m.seq as number) >= -1 && typeof m.done === 'boolean'
       default:

@@ -21,7 +21,10 @@ export function outcomeOf(m: ForwardReply): WriteOutcome {
 export function notLeaderOutcome(id: string, term: number): WriteOutcome {
   return {
     ok: false,
-    error: {code: 'TIMEOUT', message: `replica ${id} is not the leader of term ${term} any more; the write's outcome is unknown (read the key to find out, then retry)`},
+    error: {
+      code: 'TIMEOUT',
+      message: `replica ${id} is not the leader of term ${term} any more; the write's outcome is unknown (read the key to find out, then retry)`,
+    },
   }
 }
 
@@ -29,7 +32,10 @@ export function notLeaderOutcome(id: string, term: number): WriteOutcome {
 export function lostLeadershipOutcome(id: string, index: number): WriteOutcome {
   return {
     ok: false,
-    error: {code: 'TIMEOUT', message: `leader ${id} lost its leadership before index ${index} committed; the write may still commit under the next leader (read the key to find out)`},
+    error: {
+      code: 'TIMEOUT',
+      message: `leader ${id} lost its leadership before index ${index} committed; the write may still commit under the next leader (read the key to find out)`,
+    },
   }
 }
 
@@ -37,7 +43,10 @@ export function lostLeadershipOutcome(id: string, index: number): WriteOutcome {
 export function heldDroppedOutcome(id: string): WriteOutcome {
   return {
     ok: false,
-    error: {code: 'TIMEOUT', message: `leader ${id} lost its leadership before it took the write; it was not written, retry`},
+    error: {
+      code: 'TIMEOUT',
+      message: `leader ${id} lost its leadership before it took the write; it was not written, retry`,
+    },
   }
 }
 
@@ -50,7 +59,10 @@ export function busyOutcome(id: string): WriteOutcome {
 export function notCommittedInTime(index: number, term: number): WriteOutcome {
   return {
     ok: false,
-    error: {code: 'TIMEOUT', message: `the write was appended at index ${index} of term ${term} but a majority did not acknowledge it in time; it may still commit (read the key to find out)`},
+    error: {
+      code: 'TIMEOUT',
+      message: `the write was appended at index ${index} of term ${term} but a majority did not acknowledge it in time; it may still commit (read the key to find out)`,
+    },
   }
 }
 
@@ -58,7 +70,10 @@ export function notCommittedInTime(index: number, term: number): WriteOutcome {
 export function notReadyInTime(id: string): WriteOutcome {
   return {
     ok: false,
-    error: {code: 'TIMEOUT', message: `leader ${id} was still bringing a majority up to date and did not take the write in time; it was not written, retry`},
+    error: {
+      code: 'TIMEOUT',
+      message: `leader ${id} was still bringing a majority up to date and did not take the write in time; it was not written, retry`,
+    },
   }
 }
 

@@ -98,7 +98,14 @@ export class HintQueues {
   private peerHints(peer: string): PeerHints {
     let h = this.peers.get(peer)
     if (!h) {
-      h = {pending: 0, dropped: 0, droppedUnlogged: 0, lastLogAtMs: Number.NEGATIVE_INFINITY, lastResyncAtMs: Number.NEGATIVE_INFINITY, resyncing: false}
+      h = {
+        pending: 0,
+        dropped: 0,
+        droppedUnlogged: 0,
+        lastLogAtMs: Number.NEGATIVE_INFINITY,
+        lastResyncAtMs: Number.NEGATIVE_INFINITY,
+        resyncing: false,
+      }
       this.peers.set(peer, h)
     }
     return h
@@ -129,7 +136,12 @@ export class HintQueues {
     if (h.droppedUnlogged > 0) this.logDrops(peer, h)
     h.pending++
     queue
-      .add('hint', msg, {attempts: 1_000_000, backoff: {type: 'fixed', delay: 1000}, removeOnComplete: true, removeOnFail: 100})
+      .add('hint', msg, {
+        attempts: 1_000_000,
+        backoff: {type: 'fixed', delay: 1000},
+        removeOnComplete: true,
+        removeOnFail: 100,
+      })
       .catch(() => {
         h.pending--
         this.log('warn', `could not store a hint for ${peer} (broker down?); anti-entropy will repair it`)
@@ -205,7 +217,12 @@ export class HintQueues {
           throw Worker.RateLimitError()
         }
       },
-      {connection: this.connection, prefix: this.names.queuePrefix, concurrency: 8, limiter: {max: 2000, duration: 1000}},
+      {
+        connection: this.connection,
+        prefix: this.names.queuePrefix,
+        concurrency: 8,
+        limiter: {max: 2000, duration: 1000},
+      },
     )
     worker.on('error', () => {})
     const h = this.peerHints(peer)

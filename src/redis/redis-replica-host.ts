@@ -90,14 +90,19 @@ export class RedisReplicaHost<R, S, M> {
       this.runner.onRaw(raw)
     } catch (error) {
       // A bug must not be hidden, but one bad message must not take the replica down either.
-      this.o.log('warn', `error handling a message on ${channel}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+      this.o.log(
+        'warn',
+        `error handling a message on ${channel}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      )
     }
   }
 
   /** HintQueues' worker: resolves when the peer acked the hint, rejects when the runner gave up on it. */
   readonly deliverHint: DeliverHint = (peer, msg) =>
     new Promise<void>((resolve, reject) => {
-      this.runner.deliverHint(peer, msg, (ok) => (ok ? resolve() : reject(new Error(`${peer} did not ack a hint (or is partitioned away)`))))
+      this.runner.deliverHint(peer, msg, (ok) =>
+        ok ? resolve() : reject(new Error(`${peer} did not ack a hint (or is partitioned away)`)),
+      )
     })
 
   private async loadFault(): Promise<void> {
@@ -135,7 +140,13 @@ export class RedisReplicaHost<R, S, M> {
    * member that is down while the broker's registry was wiped (kv fault partition after a restart).
    */
   private registration(): string {
-    return JSON.stringify({id: this.id, mode: this.o.mode, startedAt: this.startedAt, pid: process.pid, members: this.o.core.memberIds()})
+    return JSON.stringify({
+      id: this.id,
+      mode: this.o.mode,
+      startedAt: this.startedAt,
+      pid: process.pid,
+      members: this.o.core.memberIds(),
+    })
   }
 
   /** SIGTERM/SIGINT: refuse new requests, let in-flight ones finish (bounded), snapshot, close. */

@@ -25,7 +25,10 @@ export class RedisTransport implements Transport {
   ) {
     this.sub = replicaConnection(url, `kv-${names.cluster}-${selfId}-sub`)
     this.pub = replicaConnection(url, `kv-${names.cluster}-${selfId}-pub`)
-    for (const [role, conn] of [['sub', this.sub], ['pub', this.pub]] as const) {
+    for (const [role, conn] of [
+      ['sub', this.sub],
+      ['pub', this.pub],
+    ] as const) {
       conn.on('error', () => {}) // reported through 'close'/'ready' below, never thrown
       conn.on('ready', () => {
         if (role === 'pub') {
@@ -99,7 +102,12 @@ function channelOf(names: ClusterNames, to: Destination): string {
     case 'client':
       return to.channel
     case 'topic':
-      return {members: names.membersTopic, replication: names.replicationTopic, election: names.electionTopic, commit: names.commitTopic}[to.topic]
+      return {
+        members: names.membersTopic,
+        replication: names.replicationTopic,
+        election: names.electionTopic,
+        commit: names.commitTopic,
+      }[to.topic]
   }
 }
 

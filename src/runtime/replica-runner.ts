@@ -185,7 +185,10 @@ export class ReplicaRunner<R, S, M> {
 
   private onFault(req: FaultRequest): void {
     if (!this.o.allowFaults) {
-      return this.replyError(req, new KvError('BAD_REQUEST', `replica ${this.id} was not started with --allow-faults; it refuses kv fault`))
+      return this.replyError(
+        req,
+        new KvError('BAD_REQUEST', `replica ${this.id} was not started with --allow-faults; it refuses kv fault`),
+      )
     }
     this.filter.set(req.partition)
     this.o.log('warn', req.partition ? `fault: partitioned as ${describe(req.partition)}` : 'fault: healed')
@@ -206,7 +209,10 @@ export class ReplicaRunner<R, S, M> {
 
   private reportDrops(): void {
     if (this.dropped === this.droppedReported) return
-    this.o.log('warn', `dropped ${this.dropped - this.droppedReported} invalid message(s) in the last ${DROP_REPORT_MS / 1000}s (last: ${this.lastDropReason}); ${this.dropped} in all`)
+    this.o.log(
+      'warn',
+      `dropped ${this.dropped - this.droppedReported} invalid message(s) in the last ${DROP_REPORT_MS / 1000}s (last: ${this.lastDropReason}); ${this.dropped} in all`,
+    )
     this.droppedReported = this.dropped
   }
 
@@ -301,7 +307,9 @@ export class ReplicaRunner<R, S, M> {
       case 'recovered':
         // The state the core caught up to must be on disk before the mark that says it is whole goes.
         this.o.log('info', 'caught up after lost data: writing a snapshot, then clearing the recovering mark')
-        this.snapshot(() => this.o.disk.markRecovered(() => this.o.log('info', 'recovered: the data dir is whole again')))
+        this.snapshot(() =>
+          this.o.disk.markRecovered(() => this.o.log('info', 'recovered: the data dir is whole again')),
+        )
         break
       default:
         unreachable(e)

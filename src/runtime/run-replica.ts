@@ -46,9 +46,17 @@ async function eventualDriver(opts: ReplicaOptions, log: Log): Promise<{driver: 
   const names = clusterNames(opts.cluster)
   const {store, recovered} = await DurableStore.open<EventualSnapshot, EventualRecord>(opts.dataDir)
   for (const w of recovered.warnings) log('warn', w)
-  const core = new EventualReplica({id: opts.id, peers: opts.peers, rng: new Rng(randomInt(2 ** 31)), ...DEFAULT_EVENTUAL_TIMING})
+  const core = new EventualReplica({
+    id: opts.id,
+    peers: opts.peers,
+    rng: new Rng(randomInt(2 ** 31)),
+    ...DEFAULT_EVENTUAL_TIMING,
+  })
   core.restore(recovered.snapshot, recovered.records, recovered.facts)
-  log('info', `recovered ${core.keys().length} key(s) from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
+  log(
+    'info',
+    `recovered ${core.keys().length} key(s) from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`,
+  )
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
   // The hint worker and the host need each other: the closure reads `driver` only when a hint is
   // delivered, which starts with driver.start(), after the assignment below.
@@ -74,7 +82,12 @@ async function quorumDriver(opts: ReplicaOptions, log: Log): Promise<{driver: St
   const names = clusterNames(opts.cluster)
   const {store, recovered} = await DurableStore.open<QuorumSnapshot, QuorumRecord>(opts.dataDir)
   for (const w of recovered.warnings) log('warn', w)
-  const core = new QuorumReplica({id: opts.id, peers: opts.peers, rng: new Rng(randomInt(2 ** 31)), ...DEFAULT_QUORUM_TIMING})
+  const core = new QuorumReplica({
+    id: opts.id,
+    peers: opts.peers,
+    rng: new Rng(randomInt(2 ** 31)),
+    ...DEFAULT_QUORUM_TIMING,
+  })
   core.restore(recovered.snapshot, recovered.records, recovered.facts)
   log('info', `recovered from ${opts.dataDir} (${recovered.records.length} log record(s) after the snapshot)`)
   const transport = new RedisTransport(opts.redisUrl, names, opts.id, log)
@@ -115,6 +128,9 @@ export async function runReplica(opts: ReplicaOptions): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   await driver.start()
-  log('info', `serving as ${opts.mode} replica ${opts.id} of cluster ${opts.cluster} via ${redactUrl(opts.redisUrl)} (members: ${members.sort().join(',')})`)
+  log(
+    'info',
+    `serving as ${opts.mode} replica ${opts.id} of cluster ${opts.cluster} via ${redactUrl(opts.redisUrl)} (members: ${members.sort().join(',')})`,
+  )
   await new Promise<void>(() => {}) // runs until a signal ends the process
 }

@@ -12,14 +12,17 @@ import {runSeed, type SimMode} from './run-seed.js'
 import {runSeedsInWorkers, type SeedSummary} from './seed-workers.js'
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run sim -- --mode eventual|quorum (--seeds N [--from S] [--jobs J] | --seed N [--quiet]) [--ticks T]\n`)
+  process.stderr.write(
+    `${message}\nusage: npm run sim -- --mode eventual|quorum (--seeds N [--from S] [--jobs J] | --seed N [--quiet]) [--ticks T]\n`,
+  )
   process.exit(2)
 }
 
 function wholeNumber(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback
   const n = Number(raw)
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) usage(`--${name} must be a whole number, got ${JSON.stringify(raw)}`)
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n))
+    usage(`--${name} must be a whole number, got ${JSON.stringify(raw)}`)
   return n
 }
 
@@ -56,18 +59,28 @@ async function main(): Promise<void> {
   let done = 0
   const failures: SeedSummary[] = []
   const totals = {ops: 0, okOps: 0, faults: 0, unknown: 0}
-  await runSeedsInWorkers(mode, from, count, jobs, (s) => {
-    done++
-    totals.ops += s.ops
-    totals.okOps += s.okOps
-    totals.faults += s.faults
-    if (s.verdict === 'unknown') totals.unknown++
-    if (s.verdict !== 'ok') {
-      failures.push(s)
-      process.stdout.write(`${s.verdict.toUpperCase()} seed ${s.seed}: ${s.problems.slice(0, 3).join(' | ')}\n  replay: npm run sim -- --mode ${mode} --seed ${s.seed}${faultTicks === undefined ? '' : ` --ticks ${faultTicks}`}\n`)
-    }
-    if (done % 100 === 0) process.stdout.write(`  ${done}/${count} seeds, ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
-  }, faultTicks)
+  await runSeedsInWorkers(
+    mode,
+    from,
+    count,
+    jobs,
+    (s) => {
+      done++
+      totals.ops += s.ops
+      totals.okOps += s.okOps
+      totals.faults += s.faults
+      if (s.verdict === 'unknown') totals.unknown++
+      if (s.verdict !== 'ok') {
+        failures.push(s)
+        process.stdout.write(
+          `${s.verdict.toUpperCase()} seed ${s.seed}: ${s.problems.slice(0, 3).join(' | ')}\n  replay: npm run sim -- --mode ${mode} --seed ${s.seed}${faultTicks === undefined ? '' : ` --ticks ${faultTicks}`}\n`,
+        )
+      }
+      if (done % 100 === 0)
+        process.stdout.write(`  ${done}/${count} seeds, ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+    },
+    faultTicks,
+  )
   const secs = (performance.now() - started) / 1000
   const bad = failures.filter((f) => f.verdict === 'violation').length
   process.stdout.write(
@@ -78,10 +91,17 @@ async function main(): Promise<void> {
 }
 
 function replay(mode: SimMode, seed: number, quiet: boolean, faultTicks: number | undefined): void {
-  const r = runSeed(mode, seed, {...(quiet ? {} : {trace: (line: string) => process.stdout.write(`${line}\n`)}), ...(faultTicks === undefined ? {} : {faultTicks})})
+  const r = runSeed(mode, seed, {
+    ...(quiet ? {} : {trace: (line: string) => process.stdout.write(`${line}\n`)}),
+    ...(faultTicks === undefined ? {} : {faultTicks}),
+  })
   const ok = r.history.filter((o) => o.status === 'ok').length
-  process.stdout.write(`\n${mode} seed ${seed}: ${r.verdict.verdict} after ${r.ticks} ticks; ${r.history.length} operations (${ok} ok)\n`)
-  process.stdout.write(`faults: ${JSON.stringify(r.faults)}\nnetwork: ${JSON.stringify(r.cluster)}\nchecks: ${JSON.stringify(r.verdict.stats)}\n`)
+  process.stdout.write(
+    `\n${mode} seed ${seed}: ${r.verdict.verdict} after ${r.ticks} ticks; ${r.history.length} operations (${ok} ok)\n`,
+  )
+  process.stdout.write(
+    `faults: ${JSON.stringify(r.faults)}\nnetwork: ${JSON.stringify(r.cluster)}\nchecks: ${JSON.stringify(r.verdict.stats)}\n`,
+  )
   for (const p of r.verdict.problems) process.stdout.write(`  ${p}\n`)
   process.exit(r.verdict.verdict === 'ok' ? 0 : r.verdict.verdict === 'violation' ? 1 : 2)
 }

@@ -11,7 +11,13 @@
  *   reaches the same commit index;
  * - eventual: convergence, no lost acknowledged write, pairwise-concurrent siblings, no phantom values.
  */
-import {combineVerdicts, type FinalStates, type HistoryOp, type ObservedKeyState, type Verdict} from '../check/history.js'
+import {
+  combineVerdicts,
+  type FinalStates,
+  type HistoryOp,
+  type ObservedKeyState,
+  type Verdict,
+} from '../check/history.js'
 import {checkEventual} from '../check/eventual-history.js'
 import {checkLinearizable} from '../check/linearizability.js'
 import {QuorumSafetyChecker} from '../check/quorum-safety.js'
@@ -66,7 +72,15 @@ interface Harness<C extends SimCore> {
   nemesis: SimNemesis<C>
 }
 
-function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, cluster: SimCluster<C>, tickMs: number, opts: SeedOptions, leader?: () => string | undefined): Harness<C> {
+function harness<C extends SimCore>(
+  mode: SimMode,
+  seed: number,
+  rng: Rng,
+  cluster: SimCluster<C>,
+  tickMs: number,
+  opts: SeedOptions,
+  leader?: () => string | undefined,
+): Harness<C> {
   opts.trace?.(`seed ${seed} mode ${mode}`)
   cluster.trace = opts.trace ?? null
   cluster.fsyncLies = opts.fsyncLies ?? false
@@ -83,7 +97,14 @@ function harness<C extends SimCore>(mode: SimMode, seed: number, rng: Rng, clust
       isUp: (id) => cluster.isUp(id),
       request: (id, req: ClientRequest) => cluster.request(id, req),
     },
-    {mode, clients: rng.pick([3, 5, 8]), keys: rng.pick([1, 3, 6]), busy: rng.pick([0.1, 0.3, 0.6]), timeoutMs: 3000, tickMs},
+    {
+      mode,
+      clients: rng.pick([3, 5, 8]),
+      keys: rng.pick([1, 3, 6]),
+      busy: rng.pick([0.1, 0.3, 0.6]),
+      timeoutMs: 3000,
+      tickMs,
+    },
     rng.fork(),
     opts.trace ?? null,
   )
@@ -104,7 +125,12 @@ function simOptions(rng: Rng): SimOptions {
  * Faults and clients, then calm with clients, then clients stop and `settled` is awaited.
  * `during` runs once per tick of the faulty phase (mode-specific events such as a join).
  */
-function drive<C extends SimCore>(h: Harness<C>, opts: SeedOptions, settled: () => boolean, during: (t: number) => void = () => {}): boolean {
+function drive<C extends SimCore>(
+  h: Harness<C>,
+  opts: SeedOptions,
+  settled: () => boolean,
+  during: (t: number) => void = () => {},
+): boolean {
   const {cluster, clients, nemesis} = h
   for (let t = 0; t < (opts.faultTicks ?? 400); t++) {
     during(t)
@@ -131,7 +157,12 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
   const retain = rng.pick([10_000, 10_000, 40])
   const options = simOptions(rng)
-  const cluster = new SimCluster<QuorumReplica>(IDS, quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain}), rng.fork(), options)
+  const cluster = new SimCluster<QuorumReplica>(
+    IDS,
+    quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain}),
+    rng.fork(),
+    options,
+  )
   const safety = new QuorumSafetyChecker(() => `seed ${seed} tick ${cluster.now}`)
   cluster.onOutput = (core, out) => {
     safety.persisted(out.persist as QuorumRecord[])
@@ -142,7 +173,11 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
   const caughtUp = () => {
     const cores = cluster.upCores()
     const commit = Math.max(...cores.map((c) => c.commit))
-    return cores.length === IDS.length && cores.every((c) => c.commit === commit && c.applied === commit) && cores.some((c) => c.serving)
+    return (
+      cores.length === IDS.length &&
+      cores.every((c) => c.commit === commit && c.applied === commit) &&
+      cores.some((c) => c.serving)
+    )
   }
   const live = drive(h, opts, caughtUp)
   safety.checkAppliedStates(cluster.upCores())
@@ -153,8 +188,18 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
       problems.push(`op #${op.id}: put ${op.key}=${op.value} failed with ${op.error} but the value reached a disk`)
     }
   }
-  if (!live) problems.push(`liveness: ${settleTicks(opts)} ticks after every fault healed, replicas still disagree on the commit index: ${cluster.upCores().map((c) => `${c.id}:${c.commit}/${c.applied}${c.serving ? '*' : ''}`).join(' ')}`)
-  const state: Verdict = {verdict: problems.length ? 'violation' : 'ok', problems, stats: {committed: safety.highestCommitted, terms: safety.leaderOfTerm.size}}
+  if (!live)
+    problems.push(
+      `liveness: ${settleTicks(opts)} ticks after every fault healed, replicas still disagree on the commit index: ${cluster
+        .upCores()
+        .map((c) => `${c.id}:${c.commit}/${c.applied}${c.serving ? '*' : ''}`)
+        .join(' ')}`,
+    )
+  const state: Verdict = {
+    verdict: problems.length ? 'violation' : 'ok',
+    problems,
+    stats: {committed: safety.highestCommitted, terms: safety.leaderOfTerm.size},
+  }
   const lin = checkLinearizable(history, {timeLimitMs: opts.searchMs ?? 10_000})
   return result('quorum', seed, combineVerdicts([state, lin]), h)
 }
@@ -185,7 +230,10 @@ function observe(core: EventualReplica): Map<string, ObservedKeyState> {
   const m = new Map<string, ObservedKeyState>()
   for (const key of core.keys().sort()) {
     const s = core.stateOf(key)
-    m.set(key, {values: liveValues(s).map((v) => ({value: v.value as string, clock: versionClock(v)})), context: contextOf(s)})
+    m.set(key, {
+      values: liveValues(s).map((v) => ({value: v.value as string, clock: versionClock(v)})),
+      context: contextOf(s),
+    })
   }
   return m
 }
@@ -195,5 +243,13 @@ function settleTicks(opts: SeedOptions): number {
 }
 
 function result<C extends SimCore>(mode: SimMode, seed: number, verdict: Verdict, h: Harness<C>): SeedResult {
-  return {mode, seed, verdict, history: h.clients.history, ticks: h.cluster.now, faults: {...h.nemesis.counts}, cluster: {...h.cluster.stats}}
+  return {
+    mode,
+    seed,
+    verdict,
+    history: h.clients.history,
+    ticks: h.cluster.now,
+    faults: {...h.nemesis.counts},
+    cluster: {...h.cluster.stats},
+  }
 }

@@ -33,7 +33,14 @@ function startWorker(job: WorkerJob): Worker {
   return new Worker(boot, {eval: true, workerData: job})
 }
 
-export async function runSeedsInWorkers(mode: SimMode, from: number, count: number, jobs: number, onSeed: (s: SeedSummary) => void, faultTicks?: number): Promise<void> {
+export async function runSeedsInWorkers(
+  mode: SimMode,
+  from: number,
+  count: number,
+  jobs: number,
+  onSeed: (s: SeedSummary) => void,
+  faultTicks?: number,
+): Promise<void> {
   const lanes: number[][] = Array.from({length: Math.min(jobs, Math.max(count, 1))}, () => [])
   for (let i = 0; i < count; i++) {
     const lane = i % lanes.length

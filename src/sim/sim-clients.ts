@@ -134,7 +134,8 @@ export class SimClients {
       req = {type: 'client.put', ...base, value: value as string | null, ...extra}
     }
     const invoke = world.clock()
-    const needed = kind === 'read' || this.mix.mode !== 'eventual' ? undefined : this.replicasFor((req as {w?: ReplicaCount}).w ?? 1)
+    const needed =
+      kind === 'read' || this.mix.mode !== 'eventual' ? undefined : this.replicasFor((req as {w?: ReplicaCount}).w ?? 1)
     const w: Waiting = {
       client,
       id,
@@ -166,7 +167,14 @@ export class SimClients {
 
   private finish(
     w: Waiting,
-    end: {status: HistoryOp['status']; complete: number | null; error?: string; read?: ReadItem[]; clock?: Clock; w?: number},
+    end: {
+      status: HistoryOp['status']
+      complete: number | null
+      error?: string
+      read?: ReadItem[]
+      clock?: Clock
+      w?: number
+    },
   ): void {
     this.busyClients.delete(w.client)
     const op: HistoryOp = {
@@ -185,6 +193,8 @@ export class SimClients {
       ...(end.w !== undefined ? {w: end.w} : {}),
     }
     this.history.push(op)
-    this.trace?.(`t${this.world.now} ${op.client} #${op.id} ${op.status}${op.error ? ` ${op.error}` : ''}${op.read ? ` read [${op.read.map((r) => r.value).join(',')}]` : ''}`)
+    this.trace?.(
+      `t${this.world.now} ${op.client} #${op.id} ${op.status}${op.error ? ` ${op.error}` : ''}${op.read ? ` read [${op.read.map((r) => r.value).join(',')}]` : ''}`,
+    )
   }
 }

@@ -334,7 +334,12 @@ export class SimCluster<C extends SimCore> {
 
   /** The request `kv fault` publishes on the control topic, handed to every running process (a paused one does nothing before it resumes anyway). */
   private sendFault(partition: string[][] | null): void {
-    const payload = JSON.stringify({type: 'fault', id: `f${this.faultSeq++}`, replyTo: CONTROL_REPLY_CHANNEL, partition})
+    const payload = JSON.stringify({
+      type: 'fault',
+      id: `f${this.faultSeq++}`,
+      replyTo: CONTROL_REPLY_CHANNEL,
+      partition,
+    })
     for (const id of this.ids) {
       const p = this.processes.get(id)
       if (!p) continue
@@ -372,7 +377,13 @@ export class SimCluster<C extends SimCore> {
   /** A client publishes a request to a replica's inbox; false when the broker refuses it (not sent). */
   request(nodeId: string, req: object): boolean {
     if (this.brokerDown) return false
-    this.inflight.push({at: this.now + this.rng.int(2), order: this.nextOrder(), from: 'client', to: nodeId, json: JSON.stringify(req)})
+    this.inflight.push({
+      at: this.now + this.rng.int(2),
+      order: this.nextOrder(),
+      from: 'client',
+      to: nodeId,
+      json: JSON.stringify(req),
+    })
     return true
   }
 
@@ -412,7 +423,8 @@ export class SimCluster<C extends SimCore> {
    */
   skewTimers(bound: number): void {
     for (const id of this.ids) this.skew.set(id, bound * this.rng.next())
-    if (bound > 0) this.log(`SKEW ${this.ids.map((id) => `${id}:${(this.skew.get(id) as number).toFixed(2)}`).join(' ')}`)
+    if (bound > 0)
+      this.log(`SKEW ${this.ids.map((id) => `${id}:${(this.skew.get(id) as number).toFixed(2)}`).join(' ')}`)
   }
 
   /** The end of one step of a process (a tick or a delivery): what it deferred to the burst's end runs now. */

@@ -264,7 +264,11 @@ export class SimDisk implements DiskPort<unknown, unknown> {
 }
 
 /** A copy of `bytes` with one bit flipped at `at` (default: anywhere past the frame header's length field). */
-function flipByte(bytes: Buffer, rng: Rng, at = FRAME_HEADER_BYTES / 4 + rng.int(bytes.length - FRAME_HEADER_BYTES / 4)): Buffer {
+function flipByte(
+  bytes: Buffer,
+  rng: Rng,
+  at = FRAME_HEADER_BYTES / 4 + rng.int(bytes.length - FRAME_HEADER_BYTES / 4),
+): Buffer {
   const copy = Buffer.from(bytes)
   copy[at] = (copy[at] as number) ^ (1 << rng.int(8))
   return copy

@@ -33,7 +33,10 @@ export type QuorumTiming = Omit<QuorumConfig, 'id' | 'peers' | 'rng'>
  * The simulator runs the real defaults, varying only `logRetainEntries` (a small value makes lagging
  * replicas take the snapshot-install path); unit tests pass shorter timeouts.
  */
-export function quorumFactory(peers: readonly string[], timing: QuorumTiming = DEFAULT_QUORUM_TIMING): CoreFactory<QuorumReplica> {
+export function quorumFactory(
+  peers: readonly string[],
+  timing: QuorumTiming = DEFAULT_QUORUM_TIMING,
+): CoreFactory<QuorumReplica> {
   return {
     create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[], facts: RecoveryFacts) {
       const core = new QuorumReplica({id, peers, rng, ...timing})

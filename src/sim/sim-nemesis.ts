@@ -10,10 +10,18 @@ import {outOfRange} from '../core/invariant.js'
 import type {Rng} from '../core/rng.js'
 import {CALM, type NetworkFaults, type SimCluster, type SimCore} from './sim-cluster.js'
 
-type FaultKind = 'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather' | 'isolate-leader' | 'disk'
+type FaultKind =
+  'crash' | 'pause' | 'partition' | 'one-way' | 'broker' | 'compact' | 'weather' | 'isolate-leader' | 'disk'
 
 type DiskDamage = 'corrupt-log' | 'corrupt-snapshot' | 'wipe' | 'old-snapshot'
-const DISK_DAMAGE: readonly DiskDamage[] = ['corrupt-log', 'corrupt-log', 'corrupt-snapshot', 'wipe', 'wipe', 'old-snapshot']
+const DISK_DAMAGE: readonly DiskDamage[] = [
+  'corrupt-log',
+  'corrupt-log',
+  'corrupt-snapshot',
+  'wipe',
+  'wipe',
+  'old-snapshot',
+]
 
 interface Undo {
   readonly at: number
@@ -42,7 +50,18 @@ export class SimNemesis<C extends SimCore> {
   /** Most replicas down or paused at once (a majority can go, sometimes). */
   private readonly maxFaulty: number
 
-  private readonly kinds: FaultKind[] = ['crash', 'crash', 'pause', 'partition', 'one-way', 'broker', 'compact', 'compact', 'weather', 'disk']
+  private readonly kinds: FaultKind[] = [
+    'crash',
+    'crash',
+    'pause',
+    'partition',
+    'one-way',
+    'broker',
+    'compact',
+    'compact',
+    'weather',
+    'disk',
+  ]
 
   /**
    * `leader` (quorum mode) names the current leader, if any; it enables the Jepsen classic that
@@ -196,7 +215,9 @@ export class SimNemesis<C extends SimCore> {
       slowDisk: this.rng.pick([0, 0.2, 0.5]),
     }
     this.cluster.faults = f
-    this.cluster.trace?.(`t${this.cluster.now} WEATHER drop=${f.drop} dup=${f.duplicate} delay<=${f.delayTicksMax} slowDisk=${f.slowDisk}`)
+    this.cluster.trace?.(
+      `t${this.cluster.now} WEATHER drop=${f.drop} dup=${f.duplicate} delay<=${f.delayTicksMax} slowDisk=${f.slowDisk}`,
+    )
     this.cluster.skewTimers(this.rng.pick([0, 0, 0.1, 0.3]))
   }
 }

@@ -19,17 +19,26 @@ export class DurableDisk<S, R> implements DiskPort<R, S> {
   ) {}
 
   append(records: readonly R[], onDurable: () => void): void {
-    this.store.append(records).then(() => onDurable(), (error: unknown) => this.fail(error))
+    this.store.append(records).then(
+      () => onDurable(),
+      (error: unknown) => this.fail(error),
+    )
   }
 
   compact(state: S, onDone: () => void): void {
-    this.store.compact(state).then(() => onDone(), (error: unknown) => this.fail(error))
+    this.store.compact(state).then(
+      () => onDone(),
+      (error: unknown) => this.fail(error),
+    )
   }
 
   markRecovered(onDone: () => void): void {
     const store = this.store as unknown as MaybeRecoverable
     if (typeof store.markRecovered !== 'function') return onDone()
-    store.markRecovered().then(() => onDone(), (error: unknown) => this.fail(error))
+    store.markRecovered().then(
+      () => onDone(),
+      (error: unknown) => this.fail(error),
+    )
   }
 
   get recordsSinceSnapshot(): number {
@@ -37,7 +46,10 @@ export class DurableDisk<S, R> implements DiskPort<R, S> {
   }
 
   private fail(error: unknown): never {
-    this.log('warn', `cannot write to the data dir ${this.store.dir}: ${error instanceof Error ? error.message : String(error)}; stopping`)
+    this.log(
+      'warn',
+      `cannot write to the data dir ${this.store.dir}: ${error instanceof Error ? error.message : String(error)}; stopping`,
+    )
     process.exit(1)
   }
 }

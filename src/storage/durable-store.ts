@@ -103,7 +103,12 @@ export class DurableStore<S, R> {
         }
         return {
           store: new DurableStore<S, R>(abs, opened.log),
-          recovered: {snapshot: plan.snapshot, records: plan.records, warnings: [...lockWarnings, ...plan.warnings], facts: plan.facts},
+          recovered: {
+            snapshot: plan.snapshot,
+            records: plan.records,
+            warnings: [...lockWarnings, ...plan.warnings],
+            facts: plan.facts,
+          },
         }
       } catch (e) {
         await releaseLock(abs)
@@ -215,9 +220,14 @@ async function acquireLock(dir: string): Promise<string[]> {
         continue
       }
       await rm(aside, {force: true})
-      warnings.push(`took over stale lock ${lockPath} from ${holder === null ? 'an unreadable owner' : `dead process ${holder}`}`)
+      warnings.push(
+        `took over stale lock ${lockPath} from ${holder === null ? 'an unreadable owner' : `dead process ${holder}`}`,
+      )
     }
-    throw new KvError('UNAVAILABLE', `could not lock data directory ${dir}: ${LOCK_FILE} kept changing; is another replica starting there?`)
+    throw new KvError(
+      'UNAVAILABLE',
+      `could not lock data directory ${dir}: ${LOCK_FILE} kept changing; is another replica starting there?`,
+    )
   } finally {
     await rm(mine, {force: true})
   }

@@ -82,7 +82,10 @@ export function decodeFrames<R>(data: Buffer): DecodedLog<R> {
     const seq = readSeq(data, offset)
     const expected = frames.length === 0 ? null : (frames.at(-1) as Frame<R>).seq + 1
     if (seq < 1 || (expected !== null && seq !== expected)) {
-      return stop(`record seq ${seq} where ${expected ?? 'a seq of at least 1'} was expected (records are missing)`, true)
+      return stop(
+        `record seq ${seq} where ${expected ?? 'a seq of at least 1'} was expected (records are missing)`,
+        true,
+      )
     }
     let record: R
     try {

@@ -183,13 +183,16 @@ export class RecordLog<R> {
   private async runAppend(op: Extract<Op, {kind: 'append'}>): Promise<void> {
     if (this.failure !== null) return void settle(op.waiters, Promise.reject(this.failure))
     if (op.bytes === 0) return void settle(op.waiters, Promise.resolve())
-    await settle(op.waiters, this.guard(async () => {
-      await writeAll(this.fh, Buffer.concat(op.frames, op.bytes))
-      // fdatasync also flushes the file size, which is all the metadata a reader needs.
-      await this.sync(() => this.fh.datasync())
-      this.sizeBytes += op.bytes
-      this.count += op.records
-    }))
+    await settle(
+      op.waiters,
+      this.guard(async () => {
+        await writeAll(this.fh, Buffer.concat(op.frames, op.bytes))
+        // fdatasync also flushes the file size, which is all the metadata a reader needs.
+        await this.sync(() => this.fh.datasync())
+        this.sizeBytes += op.bytes
+        this.count += op.records
+      }),
+    )
   }
 
   private async runReset(op: Extract<Op, {kind: 'reset'}>): Promise<void> {
@@ -200,12 +203,15 @@ export class RecordLog<R> {
       op.waiter.reject(e)
       return
     }
-    await settle([op.waiter], this.guard(async () => {
-      await this.fh.truncate(0)
-      await this.sync(() => this.fh.sync())
-      this.sizeBytes = 0
-      this.count = 0
-    }))
+    await settle(
+      [op.waiter],
+      this.guard(async () => {
+        await this.fh.truncate(0)
+        await this.sync(() => this.fh.sync())
+        this.sizeBytes = 0
+        this.count = 0
+      }),
+    )
   }
 
   /** Every fsync of the log goes through here, so `syncs` counts real calls. */
@@ -233,7 +239,7 @@ export class RecordLog<R> {
 
 async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   // One write call in practice; the loop only covers a short write, which regular files rarely do.
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const {bytesWritten} = await fh.write(buf, at, buf.length - at)
     at += bytesWritten
   }

@@ -69,7 +69,10 @@ export function planRecovery<S, R>(found: DiskContents<S, R>): RecoveryPlan<S, R
   const snap = found.snapshot
   let lastSeq = 0
   if (snap.kind === 'bad') {
-    losses.push({file: files.snapshot, what: `the snapshot is unreadable (${snap.reason}): the state compacted into it is lost`})
+    losses.push({
+      file: files.snapshot,
+      what: `the snapshot is unreadable (${snap.reason}): the state compacted into it is lost`,
+    })
   } else if (snap.kind === 'missing') {
     if (firstSeq !== null && firstSeq > 1) {
       losses.push({
@@ -86,17 +89,27 @@ export function planRecovery<S, R>(found: DiskContents<S, R>): RecoveryPlan<S, R
       })
     }
     if (found.log === null) {
-      losses.push({file: files.log, what: 'the log file is missing beside the snapshot: records appended after the snapshot may be lost'})
+      losses.push({
+        file: files.log,
+        what: 'the log file is missing beside the snapshot: records appended after the snapshot may be lost',
+      })
     }
   }
   if (found.marker !== null) {
-    losses.push({file: files.marker, what: `an earlier start found lost data and the replica had not caught up since (${found.marker.trim()})`})
+    losses.push({
+      file: files.marker,
+      what: `an earlier start found lost data and the replica had not caught up since (${found.marker.trim()})`,
+    })
   }
   const records = frames.filter((f) => f.seq > lastSeq).map((f) => f.record)
   const last = frames.at(-1)?.seq ?? 0
   // Every kept frame is covered by the snapshot: empty the log, so numbering continues without a gap.
   const covered = frames.length > 0 && last < lastSeq
-  const truncateLog = covered ? {bytes: 0, records: 0} : bad ? {bytes: (found.log as DecodedLog<R>).goodBytes, records: frames.length} : null
+  const truncateLog = covered
+    ? {bytes: 0, records: 0}
+    : bad
+      ? {bytes: (found.log as DecodedLog<R>).goodBytes, records: frames.length}
+      : null
   const loss: DiskLoss | null =
     losses.length === 0
       ? null

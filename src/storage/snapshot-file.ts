@@ -48,7 +48,12 @@ export function encodeSnapshot(state: unknown, lastSeq: number): Buffer {
   if (body.length > SNAPSHOT_BYTES_MAX) {
     throw new RangeError(`snapshot of ${body.length} bytes exceeds the ${SNAPSHOT_BYTES_MAX}-byte limit`)
   }
-  const header: SnapshotHeader = {format: SNAPSHOT_FORMAT, crc32: snapshotCrc(body, lastSeq), length: body.length, lastSeq}
+  const header: SnapshotHeader = {
+    format: SNAPSHOT_FORMAT,
+    crc32: snapshotCrc(body, lastSeq),
+    length: body.length,
+    lastSeq,
+  }
   return Buffer.concat([Buffer.from(JSON.stringify(header) + '\n', 'utf8'), body])
 }
 
@@ -93,7 +98,8 @@ export async function readSnapshot<S>(path: string): Promise<SnapshotRead<S>> {
   let data: Buffer
   try {
     const {size} = await stat(path)
-    if (size > HEADER_BYTES_MAX + SNAPSHOT_BYTES_MAX) return {kind: 'bad', reason: `file is ${size} bytes, larger than any snapshot`}
+    if (size > HEADER_BYTES_MAX + SNAPSHOT_BYTES_MAX)
+      return {kind: 'bad', reason: `file is ${size} bytes, larger than any snapshot`}
     data = await readFile(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {kind: 'missing'}
@@ -118,7 +124,9 @@ export async function syncDirectory(dir: string): Promise<void> {
 /** Decodes a snapshot file's bytes (the real file's or the simulator's); never throws on content. */
 export function decodeSnapshot<S>(data: Buffer): SnapshotRead<S> {
   const found = decodeBody(data)
-  return typeof found === 'string' ? {kind: 'bad', reason: found} : {kind: 'ok', state: found.state as S, lastSeq: found.lastSeq}
+  return typeof found === 'string'
+    ? {kind: 'bad', reason: found}
+    : {kind: 'ok', state: found.state as S, lastSeq: found.lastSeq}
 }
 
 /** The parsed state, or a string saying why the bytes are not a valid snapshot. */
@@ -134,7 +142,8 @@ function decodeBody(data: Buffer): {state: unknown; lastSeq: number} | string {
   if (!isHeader(header)) return 'header is not {format, crc32, length, lastSeq}'
   if (header.format !== SNAPSHOT_FORMAT) return `unknown format ${header.format} (this build reads ${SNAPSHOT_FORMAT})`
   const body = data.subarray(newline + 1)
-  if (body.length !== header.length) return `body is ${body.length} bytes but the header says ${header.length} (torn write?)`
+  if (body.length !== header.length)
+    return `body is ${body.length} bytes but the header says ${header.length} (torn write?)`
   if (snapshotCrc(body, header.lastSeq) !== header.crc32) return 'CRC32 mismatch (the body or its lastSeq is damaged)'
   try {
     return {state: JSON.parse(body.toString('utf8')), lastSeq: header.lastSeq}

@@ -27,10 +27,15 @@ function kv(args: string[], stdin?: Buffer): Promise<Run> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !leaky.has(name)))
   const started = Date.now()
   return new Promise((done) => {
-    const child = execFile(process.execPath, [RUN_JS, ...args], {cwd: ROOT, env, timeout: 30_000}, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
-      done({code, stdout, stderr, ms: Date.now() - started})
-    })
+    const child = execFile(
+      process.execPath,
+      [RUN_JS, ...args],
+      {cwd: ROOT, env, timeout: 30_000},
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
+        done({code, stdout, stderr, ms: Date.now() - started})
+      },
+    )
     child.stdin?.on('error', () => {}) // the CLI may stop reading early (that is the point of the limit)
     child.stdin?.end(stdin ?? '')
   })
@@ -47,7 +52,8 @@ describe('CLI errors (real binary)', function () {
   this.timeout(60_000)
 
   before(() => {
-    if (!existsSync(resolve(ROOT, 'dist/commands/put.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+    if (!existsSync(resolve(ROOT, 'dist/commands/put.js')))
+      throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
   })
 
   it('--help lists every command and topic, and each topic lists its commands', async () => {
@@ -57,11 +63,16 @@ describe('CLI errors (real binary)', function () {
       expect(root.stdout).to.match(new RegExp(`^\\s+${name}\\s`, 'm'), name)
     }
     const fault = await kv(['fault', '--help'])
-    expect(fault.stdout).to.match(/fault heal/).and.to.match(/fault partition/)
+    expect(fault.stdout)
+      .to.match(/fault heal/)
+      .and.to.match(/fault partition/)
     const cluster = await kv(['cluster', '--help'])
     expect(cluster.stdout).to.match(/cluster up/)
     const put = await kv(['put', '--help'])
-    expect(put.stdout).to.match(/EXAMPLES/).and.to.match(/--context/).and.to.match(/--timeout/)
+    expect(put.stdout)
+      .to.match(/EXAMPLES/)
+      .and.to.match(/--context/)
+      .and.to.match(/--timeout/)
   })
 
   // The unreachable --redis proves validation happens before connecting: else it would be REDIS_UNAVAILABLE.
@@ -76,7 +87,10 @@ describe('CLI errors (real binary)', function () {
   })
 
   it('refuses a value over 1 MiB on stdin (VALUE -) with BAD_REQUEST before connecting', async () => {
-    const run = await kv(['put', 'k', '-', '--json', '--redis', 'redis://127.0.0.1:1'], Buffer.alloc(1024 * 1024 + 1, 'v'))
+    const run = await kv(
+      ['put', 'k', '-', '--json', '--redis', 'redis://127.0.0.1:1'],
+      Buffer.alloc(1024 * 1024 + 1, 'v'),
+    )
     expect(run.code).to.equal(2)
     expect(json(run).error?.message).to.match(/over the limit/)
   })
@@ -124,7 +138,18 @@ describe('CLI errors (real binary)', function () {
     })
 
     it('reports a named replica that is not alive as UNAVAILABLE, exit 1, at once', async () => {
-      const run = await kv(['put', 'k', 'v', '--node', 'nope', '--json', '--redis', redisUrl(), '--cluster', `cli-errors-${process.pid}`])
+      const run = await kv([
+        'put',
+        'k',
+        'v',
+        '--node',
+        'nope',
+        '--json',
+        '--redis',
+        redisUrl(),
+        '--cluster',
+        `cli-errors-${process.pid}`,
+      ])
       expect(run.code).to.equal(1)
       const {error} = json(run)
       expect(error?.code).to.equal('UNAVAILABLE')
@@ -133,7 +158,15 @@ describe('CLI errors (real binary)', function () {
     })
 
     it('reports a cluster with no live replica as UNAVAILABLE for a read without --node', async () => {
-      const run = await kv(['read', 'k', '--json', '--redis', redisUrl(), '--cluster', `cli-errors-empty-${process.pid}`])
+      const run = await kv([
+        'read',
+        'k',
+        '--json',
+        '--redis',
+        redisUrl(),
+        '--cluster',
+        `cli-errors-empty-${process.pid}`,
+      ])
       expect(run.code).to.equal(1)
       expect(json(run).error).to.include({code: 'UNAVAILABLE'})
       expect(run.ms).to.be.below(4000)

@@ -75,7 +75,13 @@ describe('eventual mode: basics', function () {
     expect(read.code, read.stderr).to.equal(0)
     const readJson = parseJson(read)
     expect(readJson).to.include.all.keys('key', 'node', 'found', 'conflict', 'values', 'context')
-    expect(readJson).to.deep.include({key: 'colour', node: 'n3', found: true, conflict: false, values: [{value: 'blue', clock: {n1: 1}}]})
+    expect(readJson).to.deep.include({
+      key: 'colour',
+      node: 'n3',
+      found: true,
+      conflict: false,
+      values: [{value: 'blue', clock: {n1: 1}}],
+    })
     expect(readJson.context).to.be.a('string').and.not.equal('')
 
     const missing = await runCli(['read', 'no-such-key', '--json', ...target])
@@ -87,7 +93,9 @@ describe('eventual mode: basics', function () {
     const badWJson = parseJson(badW)
     expect(badWJson).to.have.all.keys('error')
     expect((badWJson.error as Record<string, unknown>).code).to.equal('BAD_REQUEST')
-    expect((badWJson.error as Record<string, unknown>).message).to.be.a('string').and.not.equal('')
+    expect((badWJson.error as Record<string, unknown>).message)
+      .to.be.a('string')
+      .and.not.equal('')
 
     const ghost = await runCli(['read', 'colour', '--node', 'n9', '--json', ...target])
     expect(ghost.code).to.equal(1)
@@ -147,7 +155,11 @@ describe('eventual mode: basics', function () {
     await expectKvError(client.put(longKey, 'v'), 'BAD_REQUEST', 'put with a 1025-byte key')
     await expectKvError(client.put(longMultibyteKey, 'v'), 'BAD_REQUEST', 'put with a 1025-byte multibyte key')
     await expectKvError(client.put('big', bigValue, {node: 'n2'}), 'BAD_REQUEST', 'put of 1 MiB + 1 byte')
-    await expectKvError(client.put('big', bigMultibyteValue, {node: 'n2'}), 'BAD_REQUEST', 'put of 1 MiB + 1 byte of multibyte text')
+    await expectKvError(
+      client.put('big', bigMultibyteValue, {node: 'n2'}),
+      'BAD_REQUEST',
+      'put of 1 MiB + 1 byte of multibyte text',
+    )
     // 1024 bytes is still a valid key (read of it: found:false, not an error).
     expect((await client.read('k'.repeat(1024), {node: 'n1', r: 1})).found).to.equal(false)
 
@@ -181,7 +193,10 @@ describe('eventual mode: basics', function () {
         {id: 'raw-big-value', key: 'raw-big', value: bigValue},
       ]
       for (const r of raw) {
-        await pub.publish(names.inbox('n3'), JSON.stringify({type: 'client.put', id: r.id, replyTo, key: r.key, value: r.value, timeoutMs: 5000}))
+        await pub.publish(
+          names.inbox('n3'),
+          JSON.stringify({type: 'client.put', id: r.id, replyTo, key: r.key, value: r.value, timeoutMs: 5000}),
+        )
       }
       await waitFor('the replica to answer every raw put', () => replies.size === raw.length)
       for (const r of raw) {
@@ -218,22 +233,32 @@ describe('eventual mode: basics', function () {
     const clock = parseJson(put).clock as Record<string, number>
     expect(clock).to.deep.equal({n2: 1})
 
-    await waitFor('every replica to hold the 1 MiB value', async () => {
-      for (const id of FIVE) {
-        const r = await readLocal(client, id, 'one-mib')
-        expect(r.found, id).to.equal(true)
-        expect(r.values).to.have.length(1)
-        expect(r.values.map((v) => v.value === value), `${id} holds the exact value`).to.deep.equal([true])
-        expect(r.values.map((v) => v.clock)).to.deep.equal([clock])
-      }
-      return true
-    }, {timeoutMs: 20_000})
+    await waitFor(
+      'every replica to hold the 1 MiB value',
+      async () => {
+        for (const id of FIVE) {
+          const r = await readLocal(client, id, 'one-mib')
+          expect(r.found, id).to.equal(true)
+          expect(r.values).to.have.length(1)
+          expect(
+            r.values.map((v) => v.value === value),
+            `${id} holds the exact value`,
+          ).to.deep.equal([true])
+          expect(r.values.map((v) => v.clock)).to.deep.equal([clock])
+        }
+        return true
+      },
+      {timeoutMs: 20_000},
+    )
 
     const viaCli = await runCli(['read', 'one-mib', '--node', 'n5', '--json', ...target])
     expect(viaCli.code, viaCli.stderr).to.equal(0)
     const read = parseJson(viaCli) as {values: {value: string}[]}
     expect(read.values).to.have.length(1)
-    expect(read.values.map((v) => v.value === value), 'the CLI prints the exact value').to.deep.equal([true])
+    expect(
+      read.values.map((v) => v.value === value),
+      'the CLI prints the exact value',
+    ).to.deep.equal([true])
 
     // And through the client with --w all.
     const viaClient = (await client.put('one-mib-client', value, {node: 'n4', w: 'all'})) as PutResultEventual
@@ -255,7 +280,11 @@ describe('eventual mode: basics', function () {
 
     await expectKvError(client.put('refused', 'x', {node: 'n1', w: 'all'}), 'UNAVAILABLE', 'put --w all with n5 down')
     await expectKvError(client.put('refused', 'x', {node: 'n1', w: 5}), 'UNAVAILABLE', 'put --w 5 with n5 down')
-    await expectKvError(client.put('before', 'changed', {node: 'n1', w: 'all'}), 'UNAVAILABLE', 'overwrite --w all with n5 down')
+    await expectKvError(
+      client.put('before', 'changed', {node: 'n1', w: 'all'}),
+      'UNAVAILABLE',
+      'overwrite --w all with n5 down',
+    )
 
     for (const id of FIVE.slice(0, 4)) {
       expect((await readLocal(client, id, 'refused')).found, `refused on ${id}`).to.equal(false)
@@ -266,6 +295,7 @@ describe('eventual mode: basics', function () {
     // What the live replicas can meet still works.
     const four = (await client.put('accepted', 'y', {node: 'n1', w: 4})) as PutResultEventual
     expect(four.replicas).to.be.at.least(4)
-    for (const id of FIVE.slice(0, 4)) expectValues(await readLocal(client, id, 'accepted'), [{value: 'y', clock: four.clock}])
+    for (const id of FIVE.slice(0, 4))
+      expectValues(await readLocal(client, id, 'accepted'), [{value: 'y', clock: four.clock}])
   })
 })

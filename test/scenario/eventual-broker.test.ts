@@ -50,10 +50,14 @@ async function bounceBroker(redis: TestRedis): Promise<void> {
  */
 async function waitServing(cluster: TestCluster): Promise<KvClient> {
   const client = await cluster.client()
-  await waitFor('every replica to serve again', async () => {
-    for (const id of FIVE) await client.read('probe', {node: id, r: 1, timeoutMs: 1000})
-    return true
-  }, {timeoutMs: 30_000})
+  await waitFor(
+    'every replica to serve again',
+    async () => {
+      for (const id of FIVE) await client.read('probe', {node: id, r: 1, timeoutMs: 1000})
+      return true
+    },
+    {timeoutMs: 30_000},
+  )
   return client
 }
 
@@ -69,13 +73,17 @@ describe('eventual mode: the broker restarts empty', function () {
     const client = await waitServing(cluster)
 
     // They see each other again (heartbeats flow): --w all is met.
-    const all = await waitFor('a --w all write to succeed after the outage', async () => {
-      try {
-        return (await client.put('after:all', 'x', {node: 'n3', w: 'all', timeoutMs: 3000})) as PutResultEventual
-      } catch {
-        return undefined
-      }
-    }, {timeoutMs: 30_000})
+    const all = await waitFor(
+      'a --w all write to succeed after the outage',
+      async () => {
+        try {
+          return (await client.put('after:all', 'x', {node: 'n3', w: 'all', timeoutMs: 3000})) as PutResultEventual
+        } catch {
+          return undefined
+        }
+      },
+      {timeoutMs: 30_000},
+    )
     expect(all.replicas).to.equal(5)
 
     const fresh = (await client.put('after:1', 'new', {node: 'n2'})) as PutResultEventual
@@ -91,12 +99,16 @@ describe('eventual mode: the broker restarts empty', function () {
     await bounceBroker(scenario.redis())
     const client = await waitServing(cluster)
 
-    await waitFor('status to list all 5 replicas alive', async () => {
-      const st = await client.status()
-      expect(st.nodes.map((n) => `${n.id}:${n.alive}`)).to.deep.equal(FIVE.map((id) => `${id}:true`))
-      expect(st.nodes.map((n) => n.keys)).to.deep.equal([3, 3, 3, 3, 3])
-      return true
-    }, {timeoutMs: 10_000})
+    await waitFor(
+      'status to list all 5 replicas alive',
+      async () => {
+        const st = await client.status()
+        expect(st.nodes.map((n) => `${n.id}:${n.alive}`)).to.deep.equal(FIVE.map((id) => `${id}:true`))
+        expect(st.nodes.map((n) => n.keys)).to.deep.equal([3, 3, 3, 3, 3])
+        return true
+      },
+      {timeoutMs: 10_000},
+    )
 
     const put = (await client.put('anywhere', 'v')) as PutResultEventual
     expect(FIVE).to.include(put.node)

@@ -30,7 +30,10 @@ describe('eventual mode: concurrent writes become siblings (seed 000 b)', functi
     await client.partition([LEFT, RIGHT])
     const left = (await client.put('cart', 'apples', {node: 'n1'})) as PutResultEventual
     const right = (await client.put('cart', 'pears', {node: 'n3'})) as PutResultEventual
-    expect(concurrent(left.clock, right.clock), `${JSON.stringify(left.clock)} vs ${JSON.stringify(right.clock)}`).to.equal(true)
+    expect(
+      concurrent(left.clock, right.clock),
+      `${JSON.stringify(left.clock)} vs ${JSON.stringify(right.clock)}`,
+    ).to.equal(true)
     // While partitioned each side holds only its own write (with its side's w, no siblings yet).
     await waitConverged(client, LEFT, 'cart', [{value: 'apples', clock: left.clock}])
     await waitConverged(client, RIGHT, 'cart', [{value: 'pears', clock: right.clock}])
@@ -58,13 +61,20 @@ describe('eventual mode: concurrent writes become siblings (seed 000 b)', functi
     // A read with the default r gives the context that covers both; a put with it resolves them.
     const read = await client.read('cart', {node: 'n4'})
     expectValues(read, siblings)
-    const resolved = (await client.put('cart', 'apples+pears', {node: 'n2', context: read.context})) as PutResultEventual
+    const resolved = (await client.put('cart', 'apples+pears', {
+      node: 'n2',
+      context: read.context,
+    })) as PutResultEventual
     expect(compareClocks(resolved.clock, left.clock), 'resolved clock vs left').to.equal('after')
     expect(compareClocks(resolved.clock, right.clock), 'resolved clock vs right').to.equal('after')
     const after = await waitConverged(client, FIVE, 'cart', [{value: 'apples+pears', clock: resolved.clock}], 20_000)
     for (const [id, r] of after) {
       expect(r.conflict, id).to.equal(false)
-      for (const old of [left.clock, right.clock]) expect(r.values.map((v) => v.clock && compareClocks(v.clock, old)), id).to.deep.equal(['after'])
+      for (const old of [left.clock, right.clock])
+        expect(
+          r.values.map((v) => v.clock && compareClocks(v.clock, old)),
+          id,
+        ).to.deep.equal(['after'])
     }
   })
 
@@ -102,7 +112,11 @@ describe('eventual mode: concurrent writes become siblings (seed 000 b)', functi
     await client.partition([LEFT, RIGHT])
     expect(await cluster.stop('n1')).to.equal(0)
     cluster.start('n1')
-    await waitFor('n1 to serve and hear n2 again', async () => (await client.nodeStatus('n1', {timeoutMs: 1000})).peersAlive?.includes('n2'), {timeoutMs: 20_000})
+    await waitFor(
+      'n1 to serve and hear n2 again',
+      async () => (await client.nodeStatus('n1', {timeoutMs: 1000})).peersAlive?.includes('n2'),
+      {timeoutMs: 20_000},
+    )
 
     // First a write on the far side, held by all of that side before the reply (so its replication
     // broadcast was published before the reply)...

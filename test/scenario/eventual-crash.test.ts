@@ -78,26 +78,36 @@ describe('eventual mode: a replica killed mid-stream keeps every acknowledged wr
     await waitFor('n1 to serve again', () => client.nodeStatus('n1', {timeoutMs: 1000}), {timeoutMs: 20_000})
     const missing: string[] = []
     for (let i = 0; i < acked.length; i += 50) {
-      await Promise.all(acked.slice(i, i + 50).map(async (a) => {
-        const r = await readLocal(client, 'n1', a.key)
-        if (!r.found || r.values.length !== 1 || r.values[0]?.value !== a.value) missing.push(a.key)
-        else expectValues(r, [{value: a.value, clock: a.clock}], `n1 ${a.key}`)
-      }))
+      await Promise.all(
+        acked.slice(i, i + 50).map(async (a) => {
+          const r = await readLocal(client, 'n1', a.key)
+          if (!r.found || r.values.length !== 1 || r.values[0]?.value !== a.value) missing.push(a.key)
+          else expectValues(r, [{value: a.value, clock: a.clock}], `n1 ${a.key}`)
+        }),
+      )
     }
     expect(missing, `acknowledged writes n1 lost (of ${acked.length})`).to.deep.equal([])
 
     // Heal: n1 and the others exchange what they miss; every acknowledged write is everywhere.
     await client.heal()
     await cluster.waitAlive()
-    await waitFor('every acknowledged write on every replica', async () => {
-      for (const id of FIVE.slice(1)) {
-        const status = await client.nodeStatus(id, {timeoutMs: 1000})
-        expect(status.keys, `${id} key count`).to.be.at.least(acked.length)
-      }
-      return true
-    }, {timeoutMs: 30_000})
+    await waitFor(
+      'every acknowledged write on every replica',
+      async () => {
+        for (const id of FIVE.slice(1)) {
+          const status = await client.nodeStatus(id, {timeoutMs: 1000})
+          expect(status.keys, `${id} key count`).to.be.at.least(acked.length)
+        }
+        return true
+      },
+      {timeoutMs: 30_000},
+    )
     for (let i = 0; i < acked.length; i += 50) {
-      await Promise.all(acked.slice(i, i + 50).map((a) => waitConverged(client, FIVE, a.key, [{value: a.value, clock: a.clock}], 10_000)))
+      await Promise.all(
+        acked
+          .slice(i, i + 50)
+          .map((a) => waitConverged(client, FIVE, a.key, [{value: a.value, clock: a.clock}], 10_000)),
+      )
     }
   })
 })

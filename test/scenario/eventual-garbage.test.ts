@@ -24,7 +24,12 @@ const KEYS = ['alpha', 'beta', 'gamma']
 type Version = {dot: {node: string; counter: number}; ctx: Record<string, unknown>; value: unknown}
 
 /** A version that, if accepted, would supersede the real n1/n2/n3 writes (its ctx covers them). */
-function forged(node: string, counter: number, value: unknown, ctx: Record<string, unknown> = {n1: 99, n2: 99, n3: 99}): Version {
+function forged(
+  node: string,
+  counter: number,
+  value: unknown,
+  ctx: Record<string, unknown> = {n1: 99, n2: 99, n3: 99},
+): Version {
   return {dot: {node, counter}, ctx, value}
 }
 
@@ -43,7 +48,9 @@ function malformedReplications(): string[] {
     repl([{key: 'alpha', siblings: [forged('n9', 2 ** 60, 'unsafe counter')]}]),
     repl([{key: 'alpha', siblings: [forged('n9', 3, 'ctx covers its own dot', {n1: 99, n2: 99, n3: 99, n9: 3})]}]),
     repl([{key: 'beta', siblings: [forged('n9', 1, 'dup-a'), forged('n9', 1, 'dup-b')]}]),
-    repl([{key: 'beta', siblings: [forged('n9', 1, 'newer', {n1: 99, n2: 99, n3: 99, n8: 1}), forged('n8', 1, 'older')]}]),
+    repl([
+      {key: 'beta', siblings: [forged('n9', 1, 'newer', {n1: 99, n2: 99, n3: 99, n8: 1}), forged('n8', 1, 'older')]},
+    ]),
     repl([{key: 'beta', siblings: many}]),
     repl([{key: 'gamma', siblings: [forged('n9', 1, 42)]}]),
     repl([{key: 'gamma', siblings: [forged('n9', 1, {nested: true})]}]),
@@ -70,7 +77,10 @@ function malformedReplications(): string[] {
 
 /** A 9 MiB `repl` message whose content is otherwise valid: 9 new keys of just under 1 MiB each. */
 function oversizedReplication(): string {
-  const entries = Array.from({length: 9}, (_, i) => ({key: `huge-${i}`, siblings: [forged(`h${i}`, 1, 'h'.repeat(MiB - 200), {})]}))
+  const entries = Array.from({length: 9}, (_, i) => ({
+    key: `huge-${i}`,
+    siblings: [forged(`h${i}`, 1, 'h'.repeat(MiB - 200), {})],
+  }))
   const msg = repl(entries)
   expect(Buffer.byteLength(msg)).to.be.greaterThan(8 * MiB + MiB / 2)
   return msg
@@ -117,7 +127,8 @@ describe('eventual mode: garbage on the broker', function () {
     const client = await cluster.client()
 
     const written = new Map<string, PutResultEventual>()
-    for (const [i, key] of KEYS.entries()) written.set(key, (await client.put(key, `${key}-value`, {node: FIVE[i], w: 'all'})) as PutResultEventual)
+    for (const [i, key] of KEYS.entries())
+      written.set(key, (await client.put(key, `${key}-value`, {node: FIVE[i], w: 'all'})) as PutResultEventual)
     const before = new Map<string, ReadResult>()
     for (const id of FIVE) for (const key of KEYS) before.set(`${id}/${key}`, await readLocal(client, id, key))
     const keysBefore = await keysByNode(client)
@@ -125,7 +136,12 @@ describe('eventual mode: garbage on the broker', function () {
 
     const names = clusterNames(cluster.name)
     const replyTo = names.replyChannel('garbage-listener')
-    const channels = [...FIVE.map((id) => names.inbox(id)), names.membersTopic, names.replicationTopic, names.controlTopic]
+    const channels = [
+      ...FIVE.map((id) => names.inbox(id)),
+      names.membersTopic,
+      names.replicationTopic,
+      names.controlTopic,
+    ]
     const pub = new Redis(cluster.redisUrl)
     const sub = new Redis(cluster.redisUrl)
     const replies: string[] = []
@@ -143,16 +159,23 @@ describe('eventual mode: garbage on the broker', function () {
       expect(delivered).to.be.greaterThan(0)
 
       // A ping after the garbage: once every replica answers it, it has read everything before it.
-      await waitFor('every replica to answer after the garbage', async () => {
-        for (const id of FIVE) await client.nodeStatus(id, {timeoutMs: 2000})
-        return true
-      }, {timeoutMs: 30_000})
+      await waitFor(
+        'every replica to answer after the garbage',
+        async () => {
+          for (const id of FIVE) await client.nodeStatus(id, {timeoutMs: 2000})
+          return true
+        },
+        {timeoutMs: 30_000},
+      )
     } finally {
       sub.disconnect()
       pub.disconnect()
     }
     // Malformed client requests get no reply and, above all, no successful one.
-    expect(replies.filter((r) => r.includes('"ok":true')), 'successful replies to malformed requests').to.deep.equal([])
+    expect(
+      replies.filter((r) => r.includes('"ok":true')),
+      'successful replies to malformed requests',
+    ).to.deep.equal([])
 
     const st = await client.status()
     expect(st.nodes.map((n) => `${n.id}:${n.alive}`)).to.deep.equal(FIVE.map((id) => `${id}:true`))
@@ -164,9 +187,13 @@ describe('eventual mode: garbage on the broker', function () {
         expect(canonicalValues(now.values), `${id} ${key}`).to.deep.equal(canonicalValues(then.values))
         expect(now.context, `${id} ${key} context`).to.equal(then.context)
       }
-      for (const key of ['huge-0', 'flood-0']) expect((await readLocal(client, id, key)).found, `${id} ${key}`).to.equal(false)
+      for (const key of ['huge-0', 'flood-0'])
+        expect((await readLocal(client, id, key)).found, `${id} ${key}`).to.equal(false)
     }
-    expect(st.nodes.every((n) => n.peersAlive?.length === 5), 'no member was added or lost').to.equal(true)
+    expect(
+      st.nodes.every((n) => n.peersAlive?.length === 5),
+      'no member was added or lost',
+    ).to.equal(true)
 
     // Normal service goes on.
     const put = (await client.put('alpha', 'alpha-2', {node: 'n4'})) as PutResultEventual
@@ -176,9 +203,13 @@ describe('eventual mode: garbage on the broker', function () {
     expect(read.values.map((v) => v.value)).to.deep.equal(['beta-value'])
 
     // The drivers report what they dropped (a summary every 10 s).
-    await waitFor('every replica to log the dropped messages', () => FIVE.every((id) => /dropped \d+ invalid message/.test(cluster.logOf(id))), {
-      timeoutMs: 15_000,
-      intervalMs: 250,
-    })
+    await waitFor(
+      'every replica to log the dropped messages',
+      () => FIVE.every((id) => /dropped \d+ invalid message/.test(cluster.logOf(id))),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 250,
+      },
+    )
   })
 })

@@ -47,14 +47,18 @@ describe('eventual mode: a new replica joins a running cluster', function () {
     expect(status.nodes.filter((n) => n.alive).map((n) => n.id)).to.deep.equal(SIX)
 
     // A write on n6 (it may ask us to retry while it is still catching up; that refusal writes nothing).
-    const fresh = await waitFor('n6 to accept a write', async () => {
-      try {
-        return (await client.put('user:1', 'from-n6', {node: 'n6'})) as PutResultEventual
-      } catch (error) {
-        if (error instanceof KvError && error.code === 'UNAVAILABLE') return undefined
-        throw error
-      }
-    }, {timeoutMs: 20_000})
+    const fresh = await waitFor(
+      'n6 to accept a write',
+      async () => {
+        try {
+          return (await client.put('user:1', 'from-n6', {node: 'n6'})) as PutResultEventual
+        } catch (error) {
+          if (error instanceof KvError && error.code === 'UNAVAILABLE') return undefined
+          throw error
+        }
+      },
+      {timeoutMs: 20_000},
+    )
     expect(fresh.clock.n6, 'the clock has an n6 entry').to.equal(1)
     expect(compareClocks(fresh.clock, existing.get('user:1')!.clock), 'it supersedes the old version').to.equal('after')
     await waitConverged(client, SIX, 'user:1', [{value: 'from-n6', clock: fresh.clock}])

@@ -18,9 +18,13 @@ import {FIVE, expectValues, readLocal, useScenario, waitConverged, type ValueAnd
  * Writes while `victim` is down, through the other replicas. Each first update of a key uses a --w
  * of every live replica so that the second update's coordinator has surely seen it (no siblings).
  */
-async function updateWhileDown(client: KvClient, live: readonly [string, string, string, string]): Promise<Map<string, ValueAndClock>> {
+async function updateWhileDown(
+  client: KvClient,
+  live: readonly [string, string, string, string],
+): Promise<Map<string, ValueAndClock>> {
   const w = live.length
-  const put = async (key: string, value: string, node: string) => (await client.put(key, value, {node, w})) as PutResultEventual
+  const put = async (key: string, value: string, node: string) =>
+    (await client.put(key, value, {node, w})) as PutResultEventual
   const expected = new Map<string, ValueAndClock>()
   // updated twice, through two different coordinators
   await put('k1', 'k1-v2', live[0])
@@ -49,7 +53,13 @@ async function writeInitial(client: KvClient): Promise<Map<string, ValueAndClock
   return initial
 }
 
-async function expectCaughtUp(cluster: TestCluster, client: KvClient, victim: string, initial: Map<string, ValueAndClock>, updated: Map<string, ValueAndClock>) {
+async function expectCaughtUp(
+  cluster: TestCluster,
+  client: KvClient,
+  victim: string,
+  initial: Map<string, ValueAndClock>,
+  updated: Map<string, ValueAndClock>,
+) {
   // The clocks really moved on: each updated version descends from the one the victim holds.
   for (const [key, want] of updated) {
     const old = initial.get(key)
@@ -60,14 +70,16 @@ async function expectCaughtUp(cluster: TestCluster, client: KvClient, victim: st
   // ...and the key nobody touched is still the old version.
   expectValues(await readLocal(client, victim, 'k5'), [initial.get('k5')!])
   // Every other replica holds exactly the same versions.
-  for (const [key, want] of updated) for (const id of cluster.ids) expectValues(await readLocal(client, id, key), [want], `${id} ${key}`)
+  for (const [key, want] of updated)
+    for (const id of cluster.ids) expectValues(await readLocal(client, id, key), [want], `${id} ${key}`)
   // The update sent again, now through the returning replica: its merged clock is the base, so the
   // new version supersedes the newest one (no sibling), everywhere.
   const k1 = updated.get('k1')!
   const again = (await client.put('k1', 'k1-v4', {node: victim, w: 'all'})) as PutResultEventual
   expect(again.replicas).to.equal(5)
   expect(again.clock).to.deep.equal({...k1.clock, [victim]: 1})
-  for (const id of cluster.ids) expectValues(await readLocal(client, id, 'k1'), [{value: 'k1-v4', clock: again.clock}], `${id} k1`)
+  for (const id of cluster.ids)
+    expectValues(await readLocal(client, id, 'k1'), [{value: 'k1-v4', clock: again.clock}], `${id} k1`)
 }
 
 describe('eventual mode: a replica that was offline catches up (seed 000 a)', function () {

@@ -42,7 +42,10 @@ describe('nemesis: seeded faults against real processes, judged by the checkers'
   for (const mode of ['eventual', 'quorum'] as const) {
     it(`${mode} mode stays correct under kill -9, SIGSTOP, partitions, broker restarts and disk wipes and corruption (seed ${SEED})`, async () => {
       const plan = planFaults(new Rng(SEED).fork(), REPLICA_IDS, mode, DURATION_S * 1000)
-      expect(FAULT_KINDS.filter((k) => !plan.some((f) => f.kind === k)), `seed ${SEED} plans every fault kind`).to.deep.equal([])
+      expect(
+        FAULT_KINDS.filter((k) => !plan.some((f) => f.kind === k)),
+        `seed ${SEED} plans every fault kind`,
+      ).to.deep.equal([])
 
       const report = await runNemesis(options(mode))
       const summary = formatSummary(report).join('\n')
@@ -55,18 +58,28 @@ describe('nemesis: seeded faults against real processes, judged by the checkers'
       const ops = opCounts(report)
       expect(ops.put.ok + ops.delete.ok, `ok writes\n${summary}`).to.be.at.least(OK_WRITES_MIN)
       expect(ops.read.ok, `ok reads\n${summary}`).to.be.at.least(OK_READS_MIN)
-      const seeing = report.ops.filter((op) => op.kind === 'read' && op.status === 'ok' && (op.read?.length ?? 0) > 0).length
+      const seeing = report.ops.filter(
+        (op) => op.kind === 'read' && op.status === 'ok' && (op.read?.length ?? 0) > 0,
+      ).length
       expect(seeing, `reads that saw a value\n${summary}`).to.be.at.least(READS_SEEING_A_VALUE_MIN)
       const faults = faultCounts(report)
       for (const kind of FAULT_KINDS) expect(faults[kind], `${kind} faults executed\n${summary}`).to.be.at.least(1)
 
       if (mode === 'quorum') {
-        expect(report.faults.some((f) => f.majority && f.startedAt !== null), `a majority fault ran\n${summary}`).to.equal(true)
+        expect(
+          report.faults.some((f) => f.majority && f.startedAt !== null),
+          `a majority fault ran\n${summary}`,
+        ).to.equal(true)
         expect(report.statusSamples.length, `status samples\n${summary}`).to.be.at.least(DURATION_S * 2)
-        expect(report.statusSamples.some((s) => s.role === 'leader'), 'a leader was sampled').to.equal(true)
+        expect(
+          report.statusSamples.some((s) => s.role === 'leader'),
+          'a leader was sampled',
+        ).to.equal(true)
       } else {
         expect(report.finalsConverged, `final states converged\n${summary}`).to.equal(true)
-        expect(Object.keys(report.finals ?? {}).sort(), 'every replica was read at the end').to.deep.equal([...REPLICA_IDS])
+        expect(Object.keys(report.finals ?? {}).sort(), 'every replica was read at the end').to.deep.equal([
+          ...REPLICA_IDS,
+        ])
       }
     })
   }

@@ -31,13 +31,17 @@ describe('quorum mode (real processes)', function () {
   })
 
   async function leaderOf(c: Awaited<ReturnType<TestCluster['client']>>, alive: string[]): Promise<string> {
-    return waitFor('one leader all live replicas agree on', async () => {
-      const st = await c.status({timeoutMs: 1000})
-      const live = st.nodes.filter((n) => alive.includes(n.id) && n.alive)
-      if (live.length !== alive.length || !st.leader) return null
-      const leaders = live.filter((n) => n.role === 'leader')
-      return leaders.length === 1 && live.every((n) => n.leader === st.leader) ? st.leader : null
-    }, {timeoutMs: 20_000})
+    return waitFor(
+      'one leader all live replicas agree on',
+      async () => {
+        const st = await c.status({timeoutMs: 1000})
+        const live = st.nodes.filter((n) => alive.includes(n.id) && n.alive)
+        if (live.length !== alive.length || !st.leader) return null
+        const leaders = live.filter((n) => n.role === 'leader')
+        return leaders.length === 1 && live.every((n) => n.leader === st.leader) ? st.leader : null
+      },
+      {timeoutMs: 20_000},
+    )
   }
 
   it('commits with a majority, reads it everywhere, and refuses with NO_QUORUM when 3 of 5 are down', async () => {
@@ -49,25 +53,42 @@ describe('quorum mode (real processes)', function () {
     expect(put.version.index).to.be.greaterThan(0)
     for (const id of IDS) {
       const r = await c.read('greeting', {node: id})
-      expect(r.values.map((v) => v.value), id).to.deep.equal(['hello'])
-      expect(r.values.map((v) => v.version), id).to.deep.equal([put.version])
+      expect(
+        r.values.map((v) => v.value),
+        id,
+      ).to.deep.equal(['hello'])
+      expect(
+        r.values.map((v) => v.version),
+        id,
+      ).to.deep.equal([put.version])
     }
     for (const id of ['n3', 'n4', 'n5']) await cluster.kill(id)
     // n1/n2 must notice the majority is gone before they can promise NO_QUORUM.
     // A TIMEOUT means n1 has not noticed yet: try again. Anything else ends the wait and is judged below
     // (a success here would be a write committed without a majority).
-    const outcome = await waitFor('NO_QUORUM from n1', () =>
-      c.put('greeting', 'lost', {node: 'n1', timeoutMs: 3000}).then(
-        () => 'committed without a majority',
-        (error: unknown) => (error instanceof KvError && error.code === 'TIMEOUT' ? null : error instanceof KvError ? error.code : String(error)),
-      ),
-    {timeoutMs: 20_000})
+    const outcome = await waitFor(
+      'NO_QUORUM from n1',
+      () =>
+        c.put('greeting', 'lost', {node: 'n1', timeoutMs: 3000}).then(
+          () => 'committed without a majority',
+          (error: unknown) =>
+            error instanceof KvError && error.code === 'TIMEOUT'
+              ? null
+              : error instanceof KvError
+                ? error.code
+                : String(error),
+        ),
+      {timeoutMs: 20_000},
+    )
     expect(outcome).to.equal('NO_QUORUM')
     for (const id of ['n3', 'n4', 'n5']) cluster.start(id)
     await leaderOf(c, IDS)
     for (const id of IDS) {
       const r = await c.read('greeting', {node: id})
-      expect(r.values.map((v) => v.value), `${id} after the minority write`).to.deep.equal(['hello'])
+      expect(
+        r.values.map((v) => v.value),
+        `${id} after the minority write`,
+      ).to.deep.equal(['hello'])
     }
   })
 
@@ -81,13 +102,17 @@ describe('quorum mode (real processes)', function () {
     await cluster.kill(old)
     const rest = IDS.filter((id) => id !== old)
     const writer = rest[0]
-    await waitFor('a write through a new leader', async () => {
-      try {
-        return await c.put('k', 'after', {node: writer, timeoutMs: 2000})
-      } catch {
-        return null
-      }
-    }, {timeoutMs: 20_000, intervalMs: 50})
+    await waitFor(
+      'a write through a new leader',
+      async () => {
+        try {
+          return await c.put('k', 'after', {node: writer, timeoutMs: 2000})
+        } catch {
+          return null
+        }
+      },
+      {timeoutMs: 20_000, intervalMs: 50},
+    )
     const failoverMs = Date.now() - killedAt
     console.log(`      failover: leader ${old} killed → write committed through a new leader in ${failoverMs} ms`)
     const fresh = await leaderOf(c, rest)
@@ -117,22 +142,33 @@ describe('quorum mode (real processes)', function () {
       minorityCode = (error as KvError).code
     }
     expect(minorityCode, 'a minority write must not commit').to.be.oneOf(['TIMEOUT', 'NO_QUORUM'])
-    const committed = await waitFor('the majority side commits', async () => {
-      try {
-        return (await c.put('k', 'majority', {node: majority[0], timeoutMs: 2000})) as PutResultQuorum
-      } catch {
-        return null
-      }
-    }, {timeoutMs: 20_000})
+    const committed = await waitFor(
+      'the majority side commits',
+      async () => {
+        try {
+          return (await c.put('k', 'majority', {node: majority[0], timeoutMs: 2000})) as PutResultQuorum
+        } catch {
+          return null
+        }
+      },
+      {timeoutMs: 20_000},
+    )
     expect(committed.leader).to.be.oneOf(majority)
     await c.heal()
     await leaderOf(c, IDS)
     for (const id of IDS) {
-      const r = await waitFor(`${id} reads the majority write`, async () => {
-        const x = await c.read('k', {node: id})
-        return x.values[0]?.value === 'majority' ? x : null
-      }, {timeoutMs: 20_000})
-      expect(r.values.map((v) => v.value), id).to.deep.equal(['majority'])
+      const r = await waitFor(
+        `${id} reads the majority write`,
+        async () => {
+          const x = await c.read('k', {node: id})
+          return x.values[0]?.value === 'majority' ? x : null
+        },
+        {timeoutMs: 20_000},
+      )
+      expect(
+        r.values.map((v) => v.value),
+        id,
+      ).to.deep.equal(['majority'])
     }
   })
 
@@ -152,7 +188,10 @@ describe('quorum mode (real processes)', function () {
     for (const id of IDS) {
       for (const [i, key] of acked.entries()) {
         const r = await c.read(key, {node: id})
-        expect(r.values.map((v) => v.value), `${key} on ${id}`).to.deep.equal([`value${i}`])
+        expect(
+          r.values.map((v) => v.value),
+          `${key} on ${id}`,
+        ).to.deep.equal([`value${i}`])
       }
     }
   })

@@ -107,19 +107,29 @@ export async function waitEveryReplica(
   check: (result: ReadResult) => void,
   timeoutMs = 20_000,
 ): Promise<Map<string, ReadResult>> {
-  return waitFor(`every replica (${nodes.join(',')}) to agree on ${key}`, async () => {
-    const reads = new Map<string, ReadResult>()
-    for (const node of nodes) {
-      const result = await readLocal(client, node, key)
-      check(result)
-      reads.set(node, result)
-    }
-    return reads
-  }, {timeoutMs, intervalMs: 100})
+  return waitFor(
+    `every replica (${nodes.join(',')}) to agree on ${key}`,
+    async () => {
+      const reads = new Map<string, ReadResult>()
+      for (const node of nodes) {
+        const result = await readLocal(client, node, key)
+        check(result)
+        reads.set(node, result)
+      }
+      return reads
+    },
+    {timeoutMs, intervalMs: 100},
+  )
 }
 
 /** Waits until every node in `nodes` holds exactly `expected` for `key` (r:1 reads). */
-export function waitConverged(client: KvClient, nodes: readonly string[], key: string, expected: readonly ValueAndClock[], timeoutMs = 20_000) {
+export function waitConverged(
+  client: KvClient,
+  nodes: readonly string[],
+  key: string,
+  expected: readonly ValueAndClock[],
+  timeoutMs = 20_000,
+) {
   return waitEveryReplica(client, nodes, key, (r) => expectValues(r, expected, `${r.node} ${key}`), timeoutMs)
 }
 
@@ -149,11 +159,20 @@ export async function keysByNode(client: KvClient): Promise<Record<string, numbe
 }
 
 /** Waits until replica `observer` no longer counts `gone` among the peers it believes alive. */
-export async function waitPeerDown(client: KvClient, observer: string, gone: string, timeoutMs = 10_000): Promise<void> {
-  await waitFor(`${observer} to see ${gone} down`, async () => {
-    const st = await client.nodeStatus(observer, {timeoutMs: 1000})
-    return st.peersAlive !== undefined && !st.peersAlive.includes(gone)
-  }, {timeoutMs})
+export async function waitPeerDown(
+  client: KvClient,
+  observer: string,
+  gone: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await waitFor(
+    `${observer} to see ${gone} down`,
+    async () => {
+      const st = await client.nodeStatus(observer, {timeoutMs: 1000})
+      return st.peersAlive !== undefined && !st.peersAlive.includes(gone)
+    },
+    {timeoutMs},
+  )
 }
 
 export interface CliResult {
@@ -193,6 +212,8 @@ export function parseJson(result: CliResult): Record<string, unknown> {
   try {
     return JSON.parse(result.stdout) as Record<string, unknown>
   } catch {
-    throw new Error(`stdout is not one JSON document (exit ${result.code}): ${result.stdout.slice(0, 500)} / stderr: ${result.stderr.slice(0, 500)}`)
+    throw new Error(
+      `stdout is not one JSON document (exit ${result.code}): ${result.stdout.slice(0, 500)} / stderr: ${result.stderr.slice(0, 500)}`,
+    )
   }
 }

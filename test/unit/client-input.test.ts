@@ -24,7 +24,15 @@ import {
   validateValue,
 } from '../../src/client/validate-input.js'
 import {errorJson, jsonRequested, oneLine, parseFailure, toCliFailure} from '../../src/cli/cli-failure.js'
-import {formatClock, formatPut, formatRead, formatStatus, readShortfall, shellWord, table} from '../../src/cli/format.js'
+import {
+  formatClock,
+  formatPut,
+  formatRead,
+  formatStatus,
+  readShortfall,
+  shellWord,
+  table,
+} from '../../src/cli/format.js'
 import {nodeStartArgs} from '../../src/cluster/child-replica.js'
 import {KvError} from '../../src/core/errors.js'
 import {LIMITS, checkId, checkKey, checkValue} from '../../src/core/limits.js'
@@ -134,7 +142,10 @@ const names = clusterNames('unit')
 
 /** Registers `id` in the members hash; `alive` also sets its alive key. */
 function register(broker: FakeBroker, id: string, mode: 'eventual' | 'quorum', alive = true): void {
-  broker.hashes.set(names.membersKey, {...broker.hashes.get(names.membersKey), [id]: JSON.stringify({id, mode, startedAt: 1})})
+  broker.hashes.set(names.membersKey, {
+    ...broker.hashes.get(names.membersKey),
+    [id]: JSON.stringify({id, mode, startedAt: 1}),
+  })
   if (alive) broker.keys.set(names.aliveKey(id), JSON.stringify({id, mode}))
 }
 
@@ -149,8 +160,12 @@ describe('client input validation', () => {
     expect(codeOf(() => validateKey('é'.repeat(512)))).to.equal(undefined) // 1024 bytes
     expect(codeOf(() => validateKey('€'.repeat(342)))).to.equal('BAD_REQUEST') // 1026 bytes, 342 chars
     // The words are core/limits.ts's (a replica refuses with the same ones) and say what to do.
-    expect(messageOf(() => validateKey(''))).to.equal(checkKey('')).and.match(/^the key is empty; keys are 1 to 1024 bytes/)
-    expect(messageOf(() => validateKey('€'.repeat(342)))).to.equal(checkKey('€'.repeat(342))).and.match(/1026 bytes, over the limit .*; use a shorter key$/)
+    expect(messageOf(() => validateKey('')))
+      .to.equal(checkKey(''))
+      .and.match(/^the key is empty; keys are 1 to 1024 bytes/)
+    expect(messageOf(() => validateKey('€'.repeat(342))))
+      .to.equal(checkKey('€'.repeat(342)))
+      .and.match(/1026 bytes, over the limit .*; use a shorter key$/)
   })
 
   it('accepts a value of exactly 1 MiB (and the empty value) and refuses one byte more', () => {
@@ -158,7 +173,9 @@ describe('client input validation', () => {
     expect(codeOf(() => validateValue('v'.repeat(LIMITS.valueBytesMax)))).to.equal(undefined)
     expect(codeOf(() => validateValue('v'.repeat(LIMITS.valueBytesMax - 1) + 'é'))).to.equal('BAD_REQUEST')
     const big = 'v'.repeat(LIMITS.valueBytesMax + 1)
-    expect(messageOf(() => validateValue(big))).to.equal(checkValue(big)).and.match(/over the limit of 1048576 bytes \(1 MiB\); store a smaller value$/)
+    expect(messageOf(() => validateValue(big)))
+      .to.equal(checkValue(big))
+      .and.match(/over the limit of 1048576 bytes \(1 MiB\); store a smaller value$/)
   })
 
   it('parses --w/--r as a positive count, quorum or all, and refuses anything else', () => {
@@ -168,14 +185,23 @@ describe('client input validation', () => {
     expect(parseReplicaCount('all', 'r')).to.equal('all')
     expect(parseReplicaCount(undefined, 'w')).to.equal(undefined)
     for (const bad of ['0', '-1', '1.5', 'abc', '', 'QUORUM', String(LIMITS.membersMax + 1), '1e3']) {
-      expect(codeOf(() => parseReplicaCount(bad, 'w')), bad).to.equal('BAD_REQUEST')
+      expect(
+        codeOf(() => parseReplicaCount(bad, 'w')),
+        bad,
+      ).to.equal('BAD_REQUEST')
     }
   })
 
   it('refuses replica ids outside the id pattern and contexts over 64 KiB', () => {
     expect(codeOf(() => validateNodeId('n1'))).to.equal(undefined)
-    for (const bad of ['', 'n:1', 'n 1', 'x'.repeat(65)]) expect(codeOf(() => validateNodeId(bad)), bad).to.equal('BAD_REQUEST')
-    expect(messageOf(() => validateNodeId('n:1', '--node'))).to.equal(checkId('n:1', '--node')).and.match(/^--node "n:1" is not valid; ids are/)
+    for (const bad of ['', 'n:1', 'n 1', 'x'.repeat(65)])
+      expect(
+        codeOf(() => validateNodeId(bad)),
+        bad,
+      ).to.equal('BAD_REQUEST')
+    expect(messageOf(() => validateNodeId('n:1', '--node')))
+      .to.equal(checkId('n:1', '--node'))
+      .and.match(/^--node "n:1" is not valid; ids are/)
     expect(codeOf(() => validateContext(undefined))).to.equal(undefined)
     expect(codeOf(() => validateContext('c'.repeat(CONTEXT_BYTES_MAX)))).to.equal(undefined)
     expect(codeOf(() => validateContext('c'.repeat(CONTEXT_BYTES_MAX + 1)))).to.equal('BAD_REQUEST')
@@ -184,7 +210,11 @@ describe('client input validation', () => {
   it('checks timeouts: positive integers, capped at the request limit', () => {
     expect(validateTimeout(250)).to.equal(250)
     expect(validateTimeout(10 * LIMITS.requestTimeoutMsMax)).to.equal(LIMITS.requestTimeoutMsMax)
-    for (const bad of [0, -5, 1.5, Number.NaN]) expect(codeOf(() => validateTimeout(bad)), String(bad)).to.equal('BAD_REQUEST')
+    for (const bad of [0, -5, 1.5, Number.NaN])
+      expect(
+        codeOf(() => validateTimeout(bad)),
+        String(bad),
+      ).to.equal('BAD_REQUEST')
   })
 
   it('parses partition groups and refuses fewer than two groups, empty groups, duplicates and bad ids', () => {
@@ -233,7 +263,9 @@ describe('KvClient over an in-memory broker', () => {
       seen.push(m)
       reply(ok(m, putResult('n1')))
     })
-    expect(await client.put('k', 'v', {node: 'n1', w: 'quorum', context: 'tok', timeoutMs: 150})).to.deep.equal(putResult('n1'))
+    expect(await client.put('k', 'v', {node: 'n1', w: 'quorum', context: 'tok', timeoutMs: 150})).to.deep.equal(
+      putResult('n1'),
+    )
     await client.delete('k', {node: 'n1'})
     expect(seen[0]).to.include({type: 'client.put', key: 'k', value: 'v', w: 'quorum', context: 'tok', timeoutMs: 150})
     expect(seen[1]).to.include({type: 'client.put', key: 'k', value: null, timeoutMs: 200})
@@ -245,7 +277,10 @@ describe('KvClient over an in-memory broker', () => {
     broker.listen(names.inbox('n1'), (m, reply) => {
       broker.deliver(m.replyTo, 'not json {')
       broker.deliver(m.replyTo, 'null')
-      broker.deliver(m.replyTo, JSON.stringify({type: 'client.reply', id: 'someone-else', ok: true, result: putResult('nX')}))
+      broker.deliver(
+        m.replyTo,
+        JSON.stringify({type: 'client.reply', id: 'someone-else', ok: true, result: putResult('nX')}),
+      )
       broker.deliver(m.replyTo, JSON.stringify({type: 'client.reply', id: m.id, ok: true})) // no result: not a reply
       reply(ok(m, putResult('n1')))
       reply(ok(m, putResult('late duplicate')))
@@ -253,10 +288,15 @@ describe('KvClient over an in-memory broker', () => {
     expect((await client.put('k', 'v', {node: 'n1'})).node).to.equal('n1')
   })
 
-  it('turns a refusal into a KvError with the replica\'s code and message', async () => {
+  it("turns a refusal into a KvError with the replica's code and message", async () => {
     register(broker, 'n1', 'quorum')
     broker.listen(names.inbox('n1'), (m, reply) =>
-      reply({type: 'client.reply', id: m.id, ok: false, error: {code: 'NO_QUORUM', message: 'only 2 of 5 replicas reachable'}}),
+      reply({
+        type: 'client.reply',
+        id: m.id,
+        ok: false,
+        error: {code: 'NO_QUORUM', message: 'only 2 of 5 replicas reachable'},
+      }),
     )
     const error = await rejection(client.put('k', 'v', {node: 'n1'}))
     expect(error.code).to.equal('NO_QUORUM')
@@ -313,8 +353,10 @@ describe('KvClient over an in-memory broker', () => {
 
   it('assembles status in natural order, silent nodes dead, leader from the highest term', async () => {
     for (const id of ['n10', 'n2', 'n1', 'n3']) register(broker, id, 'quorum')
-    const answer = (s: Partial<NodeStatus> & {id: string}): Replica => (m, reply) =>
-      reply(ok(m, {alive: true, role: 'follower', keys: 4, mode: 'quorum', ...s}))
+    const answer =
+      (s: Partial<NodeStatus> & {id: string}): Replica =>
+      (m, reply) =>
+        reply(ok(m, {alive: true, role: 'follower', keys: 4, mode: 'quorum', ...s}))
     broker.listen(names.inbox('n1'), answer({id: 'n1', role: 'leader', term: 1, leader: 'n1'})) // stale leader
     broker.listen(names.inbox('n2'), answer({id: 'n2', term: 2, leader: 'n3'}))
     broker.listen(names.inbox('n3'), answer({id: 'n3', role: 'leader', term: 2, leader: 'n3'}))
@@ -326,21 +368,33 @@ describe('KvClient over an in-memory broker', () => {
   })
 
   it('reports an eventual cluster with leader null and dead nodes as replicas', () => {
-    const registry = [{id: 'n1', mode: 'eventual' as const}, {id: 'n2', mode: 'eventual' as const}]
-    const answers = new Map<string, NodeStatus | undefined>([['n1', {id: 'n1', alive: true, role: 'replica', keys: 2, mode: 'eventual'}]])
+    const registry = [
+      {id: 'n1', mode: 'eventual' as const},
+      {id: 'n2', mode: 'eventual' as const},
+    ]
+    const answers = new Map<string, NodeStatus | undefined>([
+      ['n1', {id: 'n1', alive: true, role: 'replica', keys: 2, mode: 'eventual'}],
+    ])
     const status = assembleClusterStatus('c', registry, answers)
     expect(status.leader).to.equal(null)
     expect(status.nodes[1]).to.include({id: 'n2', alive: false, role: 'replica', keys: 0})
     expect(assembleClusterStatus('c', [], new Map())).to.deep.equal({cluster: 'c', mode: null, leader: null, nodes: []})
-    expect(leaderOf([{id: 'n1', alive: true, role: 'follower', keys: 0, mode: 'quorum', term: 4, leader: null}])).to.equal(null)
+    expect(
+      leaderOf([{id: 'n1', alive: true, role: 'follower', keys: 0, mode: 'quorum', term: 4, leader: null}]),
+    ).to.equal(null)
   })
 
-  it('stores the partition before announcing it, and surfaces a replica\'s refusal', async () => {
+  it("stores the partition before announcing it, and surfaces a replica's refusal", async () => {
     register(broker, 'n1', 'eventual')
     register(broker, 'n2', 'eventual')
     broker.listen(names.controlTopic, (m, reply) => reply(ok(m, {id: 'n1', applied: true})))
     broker.listen(names.controlTopic, (m, reply) =>
-      reply({type: 'client.reply', id: m.id, ok: false, error: {code: 'BAD_REQUEST', message: 'replica n2 was not started with --allow-faults'}}),
+      reply({
+        type: 'client.reply',
+        id: m.id,
+        ok: false,
+        error: {code: 'BAD_REQUEST', message: 'replica n2 was not started with --allow-faults'},
+      }),
     )
     const error = await rejection(client.partition([['n1'], ['n2']]))
     expect(error.code).to.equal('BAD_REQUEST')
@@ -380,7 +434,9 @@ describe('reply parsing', () => {
     expect(parseReply('{')).to.equal(undefined)
     expect(parseReply('[]')).to.equal(undefined)
     expect(parseReply(JSON.stringify({type: 'client.put', id: 'a', ok: true, result: {}}))).to.equal(undefined)
-    expect(parseReply(JSON.stringify({type: 'client.reply', id: 'a', ok: false, error: {code: 'WEIRD', message: 'm'}}))).to.deep.equal({
+    expect(
+      parseReply(JSON.stringify({type: 'client.reply', id: 'a', ok: false, error: {code: 'WEIRD', message: 'm'}})),
+    ).to.deep.equal({
       type: 'client.reply',
       id: 'a',
       ok: false,
@@ -401,11 +457,18 @@ describe('CLI formatting and error mapping', () => {
   })
 
   it('aligns table columns', () => {
-    expect(table([['ID', 'ALIVE'], ['n10', 'yes']])).to.equal('ID   ALIVE\nn10  yes')
+    expect(
+      table([
+        ['ID', 'ALIVE'],
+        ['n10', 'yes'],
+      ]),
+    ).to.equal('ID   ALIVE\nn10  yes')
   })
 
   it('formats a put in both modes', () => {
-    expect(formatPut({key: 'k', node: 'n1', clock: {n1: 2}, context: 'tok'}, 'stored')).to.equal('stored k via n1\n  clock    {n1:2}\n  context  tok')
+    expect(formatPut({key: 'k', node: 'n1', clock: {n1: 2}, context: 'tok'}, 'stored')).to.equal(
+      'stored k via n1\n  clock    {n1:2}\n  context  tok',
+    )
     expect(formatPut({key: 'k', node: 'n2', leader: 'n1', version: {term: 3, index: 17}}, 'deleted')).to.equal(
       'deleted k via n2\n  leader   n1\n  version  term 3, index 17',
     )
@@ -414,7 +477,9 @@ describe('CLI formatting and error mapping', () => {
   it('formats a read: missing, one value, and conflicting siblings with a resolve hint', () => {
     const base: ReadResult = {key: 'k', node: 'n1', found: false, conflict: false, values: [], context: 'c0'}
     expect(formatRead(base)).to.equal('k: not found (asked n1)')
-    expect(formatRead({...base, found: true, values: [{value: 'hello', clock: {n1: 1}}]}).split('\n')[0]).to.equal('k: hello')
+    expect(formatRead({...base, found: true, values: [{value: 'hello', clock: {n1: 1}}]}).split('\n')[0]).to.equal(
+      'k: hello',
+    )
     const conflict = formatRead({
       ...base,
       key: 'my key',
@@ -467,7 +532,11 @@ describe('CLI formatting and error mapping', () => {
   })
 
   it('maps failures to the contract: codes, exit statuses, one-line messages', () => {
-    expect(toCliFailure(new KvError('BAD_REQUEST', 'bad'))).to.deep.equal({code: 'BAD_REQUEST', message: 'bad', exitStatus: 2})
+    expect(toCliFailure(new KvError('BAD_REQUEST', 'bad'))).to.deep.equal({
+      code: 'BAD_REQUEST',
+      message: 'bad',
+      exitStatus: 2,
+    })
     expect(toCliFailure(new KvError('TIMEOUT', 'slow')).exitStatus).to.equal(1)
     expect(toCliFailure(new KvError('REDIS_UNAVAILABLE', 'down')).exitStatus).to.equal(1)
     const bug = toCliFailure(new TypeError('x is undefined'))
@@ -477,7 +546,9 @@ describe('CLI formatting and error mapping', () => {
     expect(parse.code).to.equal('BAD_REQUEST')
     expect(parse.message).to.equal('Nonexistent flag: --bogus; see --help')
     expect(oneLine('Missing 1 required arg:\nkey  the key')).to.equal('Missing 1 required arg: key  the key')
-    expect(errorJson(toCliFailure(new KvError('UNAVAILABLE', 'gone')))).to.deep.equal({error: {code: 'UNAVAILABLE', message: 'gone'}})
+    expect(errorJson(toCliFailure(new KvError('UNAVAILABLE', 'gone')))).to.deep.equal({
+      error: {code: 'UNAVAILABLE', message: 'gone'},
+    })
   })
 
   it('sees --json only before a -- separator', () => {
@@ -487,10 +558,31 @@ describe('CLI formatting and error mapping', () => {
   })
 
   it('starts each supervised replica with the contract flags', () => {
-    const args = nodeStartArgs({id: 'n2', peers: ['n1', 'n2'], mode: 'quorum', dataDir: '/d/n2', allowFaults: true, redisUrl: 'redis://h:1', cluster: 'c'})
+    const args = nodeStartArgs({
+      id: 'n2',
+      peers: ['n1', 'n2'],
+      mode: 'quorum',
+      dataDir: '/d/n2',
+      allowFaults: true,
+      redisUrl: 'redis://h:1',
+      cluster: 'c',
+    })
     expect(args).to.deep.equal([
-      'node', 'start', '--id', 'n2', '--peers', 'n1,n2', '--mode', 'quorum', '--data-dir', '/d/n2',
-      '--redis', 'redis://h:1', '--cluster', 'c', '--allow-faults',
+      'node',
+      'start',
+      '--id',
+      'n2',
+      '--peers',
+      'n1,n2',
+      '--mode',
+      'quorum',
+      '--data-dir',
+      '/d/n2',
+      '--redis',
+      'redis://h:1',
+      '--cluster',
+      'c',
+      '--allow-faults',
     ])
   })
 })

@@ -18,7 +18,18 @@ describe('context tokens', () => {
 
   it('call garbage, old c1 tokens, extra fields and oversized tokens malformed', () => {
     const forged = (x: unknown) => 'c2.' + btoa(JSON.stringify(x)).replace(/=+$/, '')
-    for (const t of ['', 'x', 'c2.', 'c2.!!!', 'c1.eyJuMSI6MX0', forged({c: {n1: 1}}), forged({k: 1, c: {}}), forged({k: 'x', c: {n1: -1}}), forged({k: 'x', c: {}, z: 1}), 'c2.' + 'A'.repeat(70_000)]) {
+    for (const t of [
+      '',
+      'x',
+      'c2.',
+      'c2.!!!',
+      'c1.eyJuMSI6MX0',
+      forged({c: {n1: 1}}),
+      forged({k: 1, c: {}}),
+      forged({k: 'x', c: {n1: -1}}),
+      forged({k: 'x', c: {}, z: 1}),
+      'c2.' + 'A'.repeat(70_000),
+    ]) {
       expect(decodeContext(t, 'k'), t.slice(0, 40)).to.deep.equal({ok: false, reason: 'malformed'})
     }
   })

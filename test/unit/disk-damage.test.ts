@@ -16,12 +16,23 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
 import {expect} from 'chai'
-import {LOG_FRAMES_MIN, applyCorrupt, applyWipe, logFlipOffset, logFrames, snapshotFlipOffset} from '../../src/nemesis/disk-damage.js'
+import {
+  LOG_FRAMES_MIN,
+  applyCorrupt,
+  applyWipe,
+  logFlipOffset,
+  logFrames,
+  snapshotFlipOffset,
+} from '../../src/nemesis/disk-damage.js'
 import {decodeFrames, encodeFrame} from '../../src/storage/log-frames.js'
 import {RecordLog} from '../../src/storage/record-log.js'
 
 function log(frames: number): Buffer {
-  return Buffer.concat(Array.from({length: frames}, (_, i) => encodeFrame(i + 1, {key: `k${i}`, value: 'v'.repeat(i * 7), clock: {n1: i}})))
+  return Buffer.concat(
+    Array.from({length: frames}, (_, i) =>
+      encodeFrame(i + 1, {key: `k${i}`, value: 'v'.repeat(i * 7), clock: {n1: i}}),
+    ),
+  )
 }
 
 const POSITIONS = Array.from({length: 41}, (_, i) => i / 40)

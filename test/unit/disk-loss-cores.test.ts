@@ -89,7 +89,13 @@ const WHOLE: RecoveryFacts = {loss: null, empty: false}
 describe('cores after lost data', () => {
   describe('eventual', () => {
     const ids = ['n1', 'n2', 'n3']
-    const make = (id: string, seed: number, snapshot: EventualSnapshot | null, records: EventualRecord[], facts: RecoveryFacts) => {
+    const make = (
+      id: string,
+      seed: number,
+      snapshot: EventualSnapshot | null,
+      records: EventualRecord[],
+      facts: RecoveryFacts,
+    ) => {
       const core = new EventualReplica({id, peers: ids, rng: new Rng(seed), ...DEFAULT_EVENTUAL_TIMING})
       core.restore(snapshot, records, facts)
       return core
@@ -155,13 +161,27 @@ describe('cores after lost data', () => {
 
   describe('quorum', () => {
     const ids = ['n1', 'n2', 'n3']
-    const timing = {tickMs: 50, heartbeatTicks: 2, electionTimeoutTicks: 10, suspectTicks: 20, readRoundTicks: 4, logRetainEntries: 50}
-    const make = (id: string, seed: number, snapshot: QuorumSnapshot | null, records: QuorumRecord[], facts: RecoveryFacts) => {
+    const timing = {
+      tickMs: 50,
+      heartbeatTicks: 2,
+      electionTimeoutTicks: 10,
+      suspectTicks: 20,
+      readRoundTicks: 4,
+      logRetainEntries: 50,
+    }
+    const make = (
+      id: string,
+      seed: number,
+      snapshot: QuorumSnapshot | null,
+      records: QuorumRecord[],
+      facts: RecoveryFacts,
+    ) => {
       const core = new QuorumReplica({id, peers: ids, rng: new Rng(seed), ...timing})
       core.restore(snapshot, records, facts)
       return core
     }
-    const leaderOf = (r: Router<QuorumRecord, QuorumReplica>) => [...r.cores.values()].find((c) => c.currentRole === 'leader' && c.serving)
+    const leaderOf = (r: Router<QuorumRecord, QuorumReplica>) =>
+      [...r.cores.values()].find((c) => c.currentRole === 'leader' && c.serving)
 
     it('a brand-new cluster elects once every member has been heard; one member missing keeps it from electing', () => {
       const partial = new Router<QuorumRecord, QuorumReplica>()
@@ -183,7 +203,8 @@ describe('cores after lost data', () => {
       r.run(300, () => leaderOf(r) !== undefined)
       const leader = leaderOf(r) as QuorumReplica
       const victim = ids.find((id) => id !== leader.id) as string
-      for (let i = 0; i < 5; i++) r.send(leader.id, {type: 'client.put', id: `w${i}`, replyTo: 'c', key: `k${i}`, value: 'v', timeoutMs: 5000})
+      for (let i = 0; i < 5; i++)
+        r.send(leader.id, {type: 'client.put', id: `w${i}`, replyTo: 'c', key: `k${i}`, value: 'v', timeoutMs: 5000})
       r.run(20)
       // The victim comes back with nothing but a stale term record: a learner.
       r.remove(victim)

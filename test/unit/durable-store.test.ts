@@ -68,7 +68,12 @@ describe('DurableStore', () => {
     expect(store.logBytes).to.be.greaterThan(0)
     await store.close()
     const {store: again, recovered} = await openStore()
-    expect(recovered).to.deep.equal({snapshot: null, records: [1, 2, 3], warnings: [], facts: {loss: null, empty: false}})
+    expect(recovered).to.deep.equal({
+      snapshot: null,
+      records: [1, 2, 3],
+      warnings: [],
+      facts: {loss: null, empty: false},
+    })
     expect(again.recordsSinceSnapshot).to.equal(3)
     await again.append([4])
     expect(await logSeqs()).to.deep.equal([1, 2, 3, 4])
@@ -83,7 +88,12 @@ describe('DurableStore', () => {
     await store.append([3])
     await store.close()
     const {store: again, recovered} = await openStore()
-    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [3], warnings: [], facts: {loss: null, empty: false}})
+    expect(recovered).to.deep.equal({
+      snapshot: {applied: [1, 2]},
+      records: [3],
+      warnings: [],
+      facts: {loss: null, empty: false},
+    })
     expect(again.recordsSinceSnapshot).to.equal(1)
   })
 
@@ -91,7 +101,11 @@ describe('DurableStore', () => {
     const {store} = await openStore()
     await store.append([1, 2, 3])
     await store.compact({applied: [1, 2, 3]})
-    expect(await readSnapshot(join(dir, 'snapshot.json'))).to.deep.equal({kind: 'ok', state: {applied: [1, 2, 3]}, lastSeq: 3})
+    expect(await readSnapshot(join(dir, 'snapshot.json'))).to.deep.equal({
+      kind: 'ok',
+      state: {applied: [1, 2, 3]},
+      lastSeq: 3,
+    })
     await store.append([4, 5])
     expect(await logSeqs()).to.deep.equal([4, 5])
     await store.close()
@@ -138,7 +152,12 @@ describe('DurableStore', () => {
     // The crash window: the new snapshot is in place but the log still holds what it includes.
     await writeSnapshot(join(dir, 'snapshot.json'), {applied: [1, 2]}, 2)
     const {store: again, recovered} = await openStore()
-    expect(recovered).to.deep.equal({snapshot: {applied: [1, 2]}, records: [], warnings: [], facts: {loss: null, empty: false}})
+    expect(recovered).to.deep.equal({
+      snapshot: {applied: [1, 2]},
+      records: [],
+      warnings: [],
+      facts: {loss: null, empty: false},
+    })
     await again.append([3])
     await again.close()
     expect(await logSeqs()).to.deep.equal([1, 2, 3])
@@ -180,7 +199,9 @@ describe('DurableStore', () => {
       (e: unknown) => e,
     )
     expect(error).to.be.instanceOf(KvError)
-    expect((error as KvError).message).to.include(dir).and.include(String(process.pid))
+    expect((error as KvError).message)
+      .to.include(dir)
+      .and.include(String(process.pid))
     // Also when both opens race from the same tick.
     await store.close()
     const both = await Promise.allSettled([openStore(), openStore()])
@@ -196,7 +217,9 @@ describe('DurableStore', () => {
         (e: unknown) => e,
       )
       expect(error).to.be.instanceOf(KvError)
-      expect((error as KvError).message).to.include(dir).and.include(String(child.pid))
+      expect((error as KvError).message)
+        .to.include(dir)
+        .and.include(String(child.pid))
       expect(await readFile(join(dir, 'LOCK'), 'utf8')).to.equal(`${child.pid}\n`)
     } finally {
       child.kill()

@@ -12,7 +12,14 @@
  */
 import {expect} from 'chai'
 import {checkEventual, type EventualCheckOptions, PROBLEMS_LISTED_MAX} from '../../src/check/eventual-history.js'
-import {combineVerdicts, type DiskLoss, type FinalStates, type HistoryOp, type ObservedKeyState, type ReadItem} from '../../src/check/history.js'
+import {
+  combineVerdicts,
+  type DiskLoss,
+  type FinalStates,
+  type HistoryOp,
+  type ObservedKeyState,
+  type ReadItem,
+} from '../../src/check/history.js'
 import {contextOf, liveValues, mergeSiblings, versionClock, writeVersion} from '../../src/eventual/siblings.js'
 import type {Clock, Siblings, Version} from '../../src/eventual/types.js'
 
@@ -63,7 +70,12 @@ function expectOk(history: readonly HistoryOp[], finals: FinalStates): void {
 }
 
 /** Asserts a violation whose only problems all match `pattern` (so it failed for that reason alone). */
-function expectViolation(history: readonly HistoryOp[], finals: FinalStates, pattern: RegExp, options: EventualCheckOptions = {}): string[] {
+function expectViolation(
+  history: readonly HistoryOp[],
+  finals: FinalStates,
+  pattern: RegExp,
+  options: EventualCheckOptions = {},
+): string[] {
   const v = checkEventual(history, finals, options)
   expect(v.verdict).to.equal('violation')
   expect(v.problems.length).to.be.greaterThan(0)
@@ -117,7 +129,18 @@ describe('checkEventual (eventual-mode history checker)', () => {
       const a = writeVersion([], 'n1', 'a')
       const b = writeVersion([], 'n2', 'b')
       const merged = mergeSiblings(a.siblings, b.siblings)
-      const timedOut: HistoryOp = {id: 2, client: 'c2', kind: 'put', key: 'k', value: 'b', invoke: 20, complete: null, status: 'unknown', error: 'TIMEOUT', node: 'n2'}
+      const timedOut: HistoryOp = {
+        id: 2,
+        client: 'c2',
+        kind: 'put',
+        key: 'k',
+        value: 'b',
+        invoke: 20,
+        complete: null,
+        status: 'unknown',
+        error: 'TIMEOUT',
+        node: 'n2',
+      }
       expectOk([acked(1, 'k', a.version), timedOut, okRead(3, 'k', 'n1', items(merged), 100)], everywhere('k', merged))
     })
 
@@ -128,7 +151,12 @@ describe('checkEventual (eventual-mode history checker)', () => {
       const read = okRead(2, 'k', 'n2', [])
       const b = writeVersion(a.siblings, 'n1', 'b', contextOf([]))
       expect(items(b.siblings).map((i) => i.value)).to.deep.equal(['a', 'b'])
-      const history = [acked(1, 'k', a.version), read, acked(3, 'k', b.version), okRead(4, 'k', 'n1', items(b.siblings))]
+      const history = [
+        acked(1, 'k', a.version),
+        read,
+        acked(3, 'k', b.version),
+        okRead(4, 'k', 'n1', items(b.siblings)),
+      ]
       expectOk(history, everywhere('k', b.siblings))
     })
   })
@@ -139,8 +167,14 @@ describe('checkEventual (eventual-mode history checker)', () => {
       const b = writeVersion([], 'n2', 'b')
       const merged = mergeSiblings(a.siblings, b.siblings)
       const finals = finalsOf({n1: {k: observed(merged)}, n2: {k: observed(merged)}, n3: {k: observed(b.siblings)}})
-      const problems = expectViolation([acked(1, 'k', a.version), acked(2, 'k', b.version)], finals, /did not converge|lost on n3/)
-      expect(problems.join('\n')).to.match(/key "k": replicas did not converge: n1, n2 hold .*; n3 holds \["b"@\{"n2":1\}\]/)
+      const problems = expectViolation(
+        [acked(1, 'k', a.version), acked(2, 'k', b.version)],
+        finals,
+        /did not converge|lost on n3/,
+      )
+      expect(problems.join('\n')).to.match(
+        /key "k": replicas did not converge: n1, n2 hold .*; n3 holds \["b"@\{"n2":1\}\]/,
+      )
       expect(problems.join('\n')).to.match(/put op#1 of "a" at n1 .* is lost on n3/)
     })
 
@@ -151,13 +185,19 @@ describe('checkEventual (eventual-mode history checker)', () => {
       const withTombstone = mergeSiblings(a.siblings, del.siblings)
       const finals = finalsOf({n1: {k: observed(a.siblings)}, n2: {k: observed(withTombstone)}})
       const problems = expectViolation([acked(1, 'k', a.version)], finals, /did not converge/)
-      expect(problems[0]).to.include('n1 holds ["a"@{"n1":1}] context {"n1":1}; n2 holds ["a"@{"n1":1}] context {"n1":1,"n2":1}')
+      expect(problems[0]).to.include(
+        'n1 holds ["a"@{"n1":1}] context {"n1":1}; n2 holds ["a"@{"n1":1}] context {"n1":1,"n2":1}',
+      )
     })
 
     it('an acknowledged write whose dot no final context covers (lost)', () => {
       const a = writeVersion([], 'n1', 'a')
       const b = writeVersion([], 'n2', 'b')
-      const problems = expectViolation([acked(1, 'k', a.version), acked(2, 'k', b.version)], everywhere('k', b.siblings), /lost/)
+      const problems = expectViolation(
+        [acked(1, 'k', a.version), acked(2, 'k', b.version)],
+        everywhere('k', b.siblings),
+        /lost/,
+      )
       expect(problems).to.deep.equal([
         'key "k": acknowledged put op#1 of "a" at n1 on key "k" (dot n1:1) is lost on n1, n2, n3: the final context does not cover its dot, so it is neither kept nor superseded',
       ])
@@ -165,21 +205,33 @@ describe('checkEventual (eventual-mode history checker)', () => {
 
     it('an acknowledged delete that was lost', () => {
       const del = writeVersion([], 'n3', null)
-      expectViolation([acked(1, 'k', del.version)], everywhere('k', []), /acknowledged delete op#1 at n3 .*dot n3:1.* lost on n1, n2, n3/)
+      expectViolation(
+        [acked(1, 'k', del.version)],
+        everywhere('k', []),
+        /acknowledged delete op#1 at n3 .*dot n3:1.* lost on n1, n2, n3/,
+      )
     })
 
     it('two acknowledged writes with one dot (a replica reused a dot after losing state)', () => {
       // n1 acknowledged a (dot n1:1), lost it, and gave the next write b the same dot; b covers a's dot.
       const a = writeVersion([], 'n1', 'a')
       const b = writeVersion([], 'n1', 'b')
-      expectViolation([acked(1, 'k', a.version), acked(2, 'k', b.version)], everywhere('k', b.siblings), /both acknowledged with dot n1:1: a replica reused a dot/)
+      expectViolation(
+        [acked(1, 'k', a.version), acked(2, 'k', b.version)],
+        everywhere('k', b.siblings),
+        /both acknowledged with dot n1:1: a replica reused a dot/,
+      )
     })
 
     it('a final state with two siblings where one supersedes the other', () => {
       const a = version('n1', 1, {}, 'a')
       const b = version('n2', 1, {n1: 1}, 'b') // b's writer had seen a
       const bad = [a, b]
-      expectViolation([acked(1, 'k', a), acked(2, 'k', b)], everywhere('k', bad), /final state holds siblings "a"@\{"n1":1\} \(op#1, dot n1:1\) and "b"@\{"n1":1,"n2":1\} \(op#2, dot n2:1\), but the second supersedes the first/)
+      expectViolation(
+        [acked(1, 'k', a), acked(2, 'k', b)],
+        everywhere('k', bad),
+        /final state holds siblings "a"@\{"n1":1\} \(op#1, dot n1:1\) and "b"@\{"n1":1,"n2":1\} \(op#2, dot n2:1\), but the second supersedes the first/,
+      )
     })
 
     it('siblings whose clocks are concurrent but where one still supersedes the other', () => {
@@ -195,59 +247,114 @@ describe('checkEventual (eventual-mode history checker)', () => {
       const a = writeVersion([], 'n1', 'a')
       const b = writeVersion(a.siblings, 'n2', 'b')
       const read = okRead(3, 'k', 'n3', [...items(a.siblings), ...items(b.siblings)], 100)
-      expectViolation([acked(1, 'k', a.version), acked(2, 'k', b.version), read], everywhere('k', b.siblings), /read op#3 at n3 holds siblings "a".*second supersedes the first/)
+      expectViolation(
+        [acked(1, 'k', a.version), acked(2, 'k', b.version), read],
+        everywhere('k', b.siblings),
+        /read op#3 at n3 holds siblings "a".*second supersedes the first/,
+      )
     })
 
     it('two siblings with equal clocks', () => {
       const a = writeVersion([], 'n1', 'a')
       const read = okRead(2, 'k', 'n1', [...items(a.siblings), {value: 'b', clock: versionClock(a.version)}], 100)
-      const b: HistoryOp = {id: 3, client: 'c3', kind: 'put', key: 'k', value: 'b', invoke: 5, complete: null, status: 'unknown'}
-      expectViolation([acked(1, 'k', a.version), read, b], everywhere('k', a.siblings), /read op#2 at n1 holds siblings .* with equal clocks/)
+      const b: HistoryOp = {
+        id: 3,
+        client: 'c3',
+        kind: 'put',
+        key: 'k',
+        value: 'b',
+        invoke: 5,
+        complete: null,
+        status: 'unknown',
+      }
+      expectViolation(
+        [acked(1, 'k', a.version), read, b],
+        everywhere('k', a.siblings),
+        /read op#2 at n1 holds siblings .* with equal clocks/,
+      )
     })
 
     it('a phantom value that no put wrote', () => {
       const a = writeVersion([], 'n1', 'a')
       const final = mergeSiblings(a.siblings, [version('n2', 1, {}, 'ghost')])
-      expectViolation([acked(1, 'k', a.version)], everywhere('k', final), /final state holds "ghost", which no put wrote \(phantom value\)/)
+      expectViolation(
+        [acked(1, 'k', a.version)],
+        everywhere('k', final),
+        /final state holds "ghost", which no put wrote \(phantom value\)/,
+      )
     })
 
     it('a value written to another key', () => {
       const a = writeVersion([], 'n1', 'a')
       const read = okRead(2, 'other', 'n1', items(a.siblings))
       const finals = new Map(REPLICAS.map((r) => [r, new Map([['k', observed(a.siblings)]])]))
-      expectViolation([acked(1, 'k', a.version), read], finals, /key "other": read op#2 at n1 holds "a", which put op#1 wrote to key "k"/)
+      expectViolation(
+        [acked(1, 'k', a.version), read],
+        finals,
+        /key "other": read op#2 at n1 holds "a", which put op#1 wrote to key "k"/,
+      )
     })
 
     it('a value from a failed put', () => {
       const a = writeVersion([], 'n1', 'a')
-      const failed: HistoryOp = {id: 1, client: 'c1', kind: 'put', key: 'k', value: 'a', invoke: 0, complete: 1, status: 'fail', error: 'UNAVAILABLE', node: 'n1'}
+      const failed: HistoryOp = {
+        id: 1,
+        client: 'c1',
+        kind: 'put',
+        key: 'k',
+        value: 'a',
+        invoke: 0,
+        complete: 1,
+        status: 'fail',
+        error: 'UNAVAILABLE',
+        node: 'n1',
+      }
       expectViolation([failed], everywhere('k', a.siblings), /holds "a" from put op#1, which failed \(UNAVAILABLE\)/)
     })
 
     it('a sibling whose clock differs from the clock its write was acknowledged with', () => {
       const a = writeVersion([], 'n1', 'a')
       const changed = version('n1', 1, {n2: 3}, 'a')
-      expectViolation([acked(1, 'k', a.version)], everywhere('k', [changed]), /holds "a" with clock \{"n1":1,"n2":3\}, but put op#1 was acknowledged with clock \{"n1":1\}/)
+      expectViolation(
+        [acked(1, 'k', a.version)],
+        everywhere('k', [changed]),
+        /holds "a" with clock \{"n1":1,"n2":3\}, but put op#1 was acknowledged with clock \{"n1":1\}/,
+      )
     })
 
     it('a read returning a value whose put was invoked only after the read completed', () => {
       const a = writeVersion([], 'n1', 'a')
       const read = okRead(1, 'k', 'n2', items(a.siblings), 10) // completes at 15
       const put = acked(2, 'k', a.version, 20)
-      expectViolation([read, put], everywhere('k', a.siblings), /read op#1 at n2 holds "a", but the read completed at 15 and its put op#2 was only invoked at 20/)
+      expectViolation(
+        [read, put],
+        everywhere('k', a.siblings),
+        /read op#1 at n2 holds "a", but the read completed at 15 and its put op#2 was only invoked at 20/,
+      )
     })
 
     it('two siblings with the same value', () => {
       const a = writeVersion([], 'n1', 'a')
-      const twice: ObservedKeyState = {values: [...items(a.siblings), ...items(a.siblings)], context: contextOf(a.siblings)}
+      const twice: ObservedKeyState = {
+        values: [...items(a.siblings), ...items(a.siblings)],
+        context: contextOf(a.siblings),
+      }
       const finals = new Map(REPLICAS.map((r) => [r, new Map([['k', twice]])]))
-      expectViolation([acked(1, 'k', a.version)], finals, /final state holds "a" twice: two siblings for one write \(op#1\)/)
+      expectViolation(
+        [acked(1, 'k', a.version)],
+        finals,
+        /final state holds "a" twice: two siblings for one write \(op#1\)/,
+      )
     })
 
     it('an acknowledged write that carries no clock (malformed history)', () => {
       const a = writeVersion([], 'n1', 'a')
       const noClock: HistoryOp = {...acked(1, 'k', a.version), clock: undefined}
-      expectViolation([noClock], everywhere('k', a.siblings), /malformed history: put op#1 of "a" at n1 on key "k" is ok but carries no clock/)
+      expectViolation(
+        [noClock],
+        everywhere('k', a.siblings),
+        /malformed history: put op#1 of "a" at n1 on key "k" is ok but carries no clock/,
+      )
     })
 
     it('lists at most PROBLEMS_LISTED_MAX problems but counts them all', () => {
@@ -263,7 +370,12 @@ describe('checkEventual (eventual-mode history checker)', () => {
 
 describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
   /** An acknowledged write coordinated by replica `node` (default: its dot's actor), durable on `w`. */
-  function write(id: number, key: string, v: Version, opts: {node?: string; w?: number; invoke?: number} = {}): HistoryOp {
+  function write(
+    id: number,
+    key: string,
+    v: Version,
+    opts: {node?: string; w?: number; invoke?: number} = {},
+  ): HistoryOp {
     const base = acked(id, key, v, opts.invoke)
     return {...base, node: opts.node ?? v.dot.node, ...(opts.w !== undefined ? {w: opts.w} : {})}
   }
@@ -273,7 +385,10 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
   // put a at n1 (w=1) completes at 15 and is lost everywhere; b at n2 survives.
   const a = writeVersion([], 'n1', 'a')
   const b = writeVersion([], 'n2', 'b')
-  const lostA = (w: number | undefined) => [write(1, 'k', a.version, w === undefined ? {} : {w}), write(2, 'k', b.version, {w: 1})]
+  const lostA = (w: number | undefined) => [
+    write(1, 'k', a.version, w === undefined ? {} : {w}),
+    write(2, 'k', b.version, {w: 1}),
+  ]
   const onlyB = everywhere('k', b.siblings)
 
   describe('accepts', () => {
@@ -289,7 +404,9 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
       expect(v.problems).to.deep.equal([])
       expect(v.verdict).to.equal('ok')
       expect(v.stats.lostAllowed).to.equal(1)
-      expect(v.notes).to.deep.equal(['1 acknowledged w=1 write lost with a wiped/corrupted coordinator (allowed): op#1'])
+      expect(v.notes).to.deep.equal([
+        '1 acknowledged w=1 write lost with a wiped/corrupted coordinator (allowed): op#1',
+      ])
       // and the nemesis' combined verdict keeps the note
       expect(combineVerdicts([v, {verdict: 'ok', problems: [], stats: {}}]).notes).to.deep.equal(v.notes)
     })
@@ -297,7 +414,9 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
     it('a w=2 write lost after disk faults hit its coordinator and one more replica', () => {
       const v = checkEventual(lostA(2), onlyB, {diskLosses: [corrupt('n3', 50), wipe('n1', 100)]})
       expect(v.problems).to.deep.equal([])
-      expect(v.notes).to.deep.equal(['1 acknowledged w=2 write lost with a wiped/corrupted coordinator and 1 more wiped/corrupted replica (allowed): op#1'])
+      expect(v.notes).to.deep.equal([
+        '1 acknowledged w=2 write lost with a wiped/corrupted coordinator and 1 more wiped/corrupted replica (allowed): op#1',
+      ])
     })
 
     it('writes of a later incarnation (n1.x, after n1 lost data): the dot is the new actor, not an old n1 entry', () => {
@@ -306,7 +425,11 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
       const c = writeVersion(a.siblings, 'n1.x', 'c', contextOf(a.siblings))
       const d = writeVersion(c.siblings, 'n1.x', 'd', {})
       expect(items(d.siblings).map((i) => i.value)).to.deep.equal(['c', 'd'])
-      const history = [write(1, 'k', a.version), write(2, 'k', c.version, {node: 'n1', invoke: 100}), write(3, 'k', d.version, {node: 'n1', invoke: 200})]
+      const history = [
+        write(1, 'k', a.version),
+        write(2, 'k', c.version, {node: 'n1', invoke: 100}),
+        write(3, 'k', d.version, {node: 'n1', invoke: 200}),
+      ]
       expectOk(history, everywhere('k', d.siblings))
     })
 
@@ -328,33 +451,60 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
     })
 
     it('a w=1 loss when only another replica lost its disk', () => {
-      expectViolation(lostA(1), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=1; disk faults after it was invoked hit n2, not its coordinator n1\)/, {diskLosses: [wipe('n2', 100)]})
+      expectViolation(
+        lostA(1),
+        onlyB,
+        /put op#1 .* is lost on n1, n2, n3: .*\(w=1; disk faults after it was invoked hit n2, not its coordinator n1\)/,
+        {diskLosses: [wipe('n2', 100)]},
+      )
     })
 
     it('a w=1 loss when the coordinator lost its disk before the write was invoked', () => {
       // op#1 is invoked at 10; the wipe at 9 happened before, so the write was taken by n1's next life.
-      expectViolation(lostA(1), onlyB, /put op#1 .* is lost .*\(w=1; disk faults after it was invoked hit no replica\)/, {diskLosses: [wipe('n1', 9)]})
+      expectViolation(
+        lostA(1),
+        onlyB,
+        /put op#1 .* is lost .*\(w=1; disk faults after it was invoked hit no replica\)/,
+        {diskLosses: [wipe('n1', 9)]},
+      )
     })
 
     it('a w=2 write lost with one disk fault, even on its coordinator', () => {
-      expectViolation(lostA(2), onlyB, /put op#1 .* is lost on n1, n2, n3: .*\(w=2; disk faults after it was invoked hit n1\)/, {diskLosses: [wipe('n1', 100)]})
+      expectViolation(
+        lostA(2),
+        onlyB,
+        /put op#1 .* is lost on n1, n2, n3: .*\(w=2; disk faults after it was invoked hit n1\)/,
+        {diskLosses: [wipe('n1', 100)]},
+      )
     })
 
     it('a w=2 write lost after two disk faults that spared its coordinator (it held the write)', () => {
-      expectViolation(lostA(2), onlyB, /put op#1 .* is lost .*\(w=2; disk faults after it was invoked hit n2, n3, not its coordinator n1\)/, {
-        diskLosses: [wipe('n2', 100), corrupt('n3', 200)],
-      })
+      expectViolation(
+        lostA(2),
+        onlyB,
+        /put op#1 .* is lost .*\(w=2; disk faults after it was invoked hit n2, n3, not its coordinator n1\)/,
+        {
+          diskLosses: [wipe('n2', 100), corrupt('n3', 200)],
+        },
+      )
     })
 
     it('a w=1 write with a wiped coordinator that is lost on some replicas but kept on others', () => {
       const merged = mergeSiblings(a.siblings, b.siblings)
       const finals = finalsOf({n1: {k: observed(b.siblings)}, n2: {k: observed(merged)}, n3: {k: observed(merged)}})
-      const problems = expectViolation(lostA(1), finals, /did not converge|lost on n1: .*survives elsewhere/, {diskLosses: [wipe('n1', 100)]})
+      const problems = expectViolation(lostA(1), finals, /did not converge|lost on n1: .*survives elsewhere/, {
+        diskLosses: [wipe('n1', 100)],
+      })
       expect(problems.join('\n')).to.match(/put op#1 of "a" at n1 .* is lost on n1: /)
     })
 
     it('a lost write whose w is not recorded', () => {
-      expectViolation(lostA(undefined), onlyB, /put op#1 .* is lost .*\(its w is not recorded, so its loss is never excused\)/, {diskLosses: [wipe('n1', 100)]})
+      expectViolation(
+        lostA(undefined),
+        onlyB,
+        /put op#1 .* is lost .*\(its w is not recorded, so its loss is never excused\)/,
+        {diskLosses: [wipe('n1', 100)]},
+      )
     })
 
     it('a coordinator whose disk was corrupted and that then reused a dot for another value of the key (excused loss or not)', () => {
@@ -363,27 +513,56 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
       const c = writeVersion([], 'n1', 'c')
       expect(c.version.dot).to.deep.equal(a.version.dot)
       const history = [write(1, 'k', a.version, {w: 1}), write(2, 'k', c.version, {w: 1, invoke: 30})]
-      const problems = expectViolation(history, everywhere('k', c.siblings), /both acknowledged with dot n1:1: a replica reused a dot/, {diskLosses: [corrupt('n1', 20)]})
+      const problems = expectViolation(
+        history,
+        everywhere('k', c.siblings),
+        /both acknowledged with dot n1:1: a replica reused a dot/,
+        {diskLosses: [corrupt('n1', 20)]},
+      )
       expect(problems).to.have.length(1)
     })
 
     it('a reused dot whose second write was never acknowledged (timed out) but is in the final state', () => {
       const c = writeVersion([], 'n1', 'c')
-      const timedOut: HistoryOp = {id: 2, client: 'c2', kind: 'put', key: 'k', value: 'c', invoke: 30, complete: null, status: 'unknown', error: 'TIMEOUT', node: 'n1'}
-      const problems = expectViolation([write(1, 'k', a.version, {w: 1}), timedOut], everywhere('k', c.siblings), /holds "c" from put op#2 of "c" at n1 with dot n1:1, the dot acknowledged for put op#1 of "a" at n1: a replica reused a dot/, {
-        diskLosses: [corrupt('n1', 20)],
-      })
+      const timedOut: HistoryOp = {
+        id: 2,
+        client: 'c2',
+        kind: 'put',
+        key: 'k',
+        value: 'c',
+        invoke: 30,
+        complete: null,
+        status: 'unknown',
+        error: 'TIMEOUT',
+        node: 'n1',
+      }
+      const problems = expectViolation(
+        [write(1, 'k', a.version, {w: 1}), timedOut],
+        everywhere('k', c.siblings),
+        /holds "c" from put op#2 of "c" at n1 with dot n1:1, the dot acknowledged for put op#1 of "a" at n1: a replica reused a dot/,
+        {
+          diskLosses: [corrupt('n1', 20)],
+        },
+      )
       expect(problems).to.have.length(1) // reported once, not once per replica
     })
 
     it('a write at n1 whose clock has no entry of n1 or any incarnation of it', () => {
       const x = writeVersion([], 'n2.x', 'x')
-      expectViolation([write(1, 'k', x.version, {node: 'n1'})], everywhere('k', x.siblings), /malformed history: .* with clock \{"n2.x":1\}, which has no entry for n1 or a later incarnation of it/)
+      expectViolation(
+        [write(1, 'k', x.version, {node: 'n1'})],
+        everywhere('k', x.siblings),
+        /malformed history: .* with clock \{"n2.x":1\}, which has no entry for n1 or a later incarnation of it/,
+      )
     })
 
     it('two later incarnations first mentioned by the same op: the dot cannot be told', () => {
       const both = version('n1.y', 1, {'n1.x': 1}, 'y')
-      expectViolation([write(1, 'k', both, {node: 'n1'})], everywhere('k', [both]), /incarnations n1.x, n1.y of n1 that the history first mentions in one op/)
+      expectViolation(
+        [write(1, 'k', both, {node: 'n1'})],
+        everywhere('k', [both]),
+        /incarnations n1.x, n1.y of n1 that the history first mentions in one op/,
+      )
     })
   })
 })

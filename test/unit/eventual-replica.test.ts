@@ -39,7 +39,10 @@ class World {
   private readonly replies = new Map<string, Reply>()
   private req = 0
 
-  constructor(readonly seed: number, ids = IDS) {
+  constructor(
+    readonly seed: number,
+    ids = IDS,
+  ) {
     this.net = new SimCluster(ids, eventualFactory(ids), new Rng(seed))
     this.net.onReply = (channel, msg) => {
       if (!this.replies.has(channel)) this.replies.set(channel, msg as unknown as Reply)
@@ -61,15 +64,35 @@ class World {
     this.net.restart(id)
   }
 
-  put(node: string, key: string, value: string | null, extra: {context?: string; w?: number | 'quorum' | 'all'} = {}): string {
+  put(
+    node: string,
+    key: string,
+    value: string | null,
+    extra: {context?: string; w?: number | 'quorum' | 'all'} = {},
+  ): string {
     const id = `r${this.req++}`
-    this.net.request(node, {type: 'client.put', id, replyTo: `c.${id}`, key, value, timeoutMs: 3000, ...extra} satisfies Msg)
+    this.net.request(node, {
+      type: 'client.put',
+      id,
+      replyTo: `c.${id}`,
+      key,
+      value,
+      timeoutMs: 3000,
+      ...extra,
+    } satisfies Msg)
     return id
   }
 
   read(node: string, key: string, r?: number | 'quorum' | 'all'): string {
     const id = `r${this.req++}`
-    this.net.request(node, {type: 'client.read', id, replyTo: `c.${id}`, key, timeoutMs: 3000, ...(r === undefined ? {} : {r})} satisfies Msg)
+    this.net.request(node, {
+      type: 'client.read',
+      id,
+      replyTo: `c.${id}`,
+      key,
+      timeoutMs: 3000,
+      ...(r === undefined ? {} : {r}),
+    } satisfies Msg)
     return id
   }
 
@@ -121,7 +144,10 @@ describe('eventual replica (simulated network)', () => {
 
   it('writes on both sides of a partition become the same siblings everywhere; a put with the context resolves them', () => {
     const w = new World(3)
-    w.net.partition([['n1', 'n2'], ['n3', 'n4', 'n5']])
+    w.net.partition([
+      ['n1', 'n2'],
+      ['n3', 'n4', 'n5'],
+    ])
     w.await(w.put('n1', 'k', 'left'))
     w.await(w.put('n3', 'k', 'right'))
     w.net.run(20)
@@ -184,7 +210,7 @@ describe('eventual replica (simulated network)', () => {
     expect(w.disk('n1').length).to.equal(before)
   })
 
-  it("refuses a context read from another key (it would supersede versions of this key nobody read)", () => {
+  it('refuses a context read from another key (it would supersede versions of this key nobody read)', () => {
     const w = new World(9)
     w.await(w.put('n1', 'b', 'b1'))
     w.await(w.put('n2', 'a', 'a1'))
@@ -210,10 +236,21 @@ describe('eventual replica (simulated network)', () => {
     w.await(w.put('n3', 'b', '1'))
     w.net.run(40)
     w.restart('n5')
-    expect(w.nodes.get('n5')!.stateOf('a').map((v) => v.value), 'own records').to.deep.equal(['1'])
+    expect(
+      w.nodes
+        .get('n5')!
+        .stateOf('a')
+        .map((v) => v.value),
+      'own records',
+    ).to.deep.equal(['1'])
     w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks)
     expect(w.converged(['a', 'b'])).to.equal(true)
-    expect(w.nodes.get('n5')!.stateOf('a').map((v) => v.value)).to.deep.equal(['2'])
+    expect(
+      w.nodes
+        .get('n5')!
+        .stateOf('a')
+        .map((v) => v.value),
+    ).to.deep.equal(['2'])
   })
 
   it('a new replica joins: the others learn it, it receives the data, its writes carry its own clock entry', () => {
@@ -223,12 +260,22 @@ describe('eventual replica (simulated network)', () => {
     w.net.join('n6')
     w.net.run(DEFAULT_EVENTUAL_TIMING.antiEntropyTicks)
     expect(w.nodes.get('n1')!.memberIds()).to.include('n6')
-    expect(w.nodes.get('n6')!.stateOf('a').map((v) => v.value)).to.deep.equal(['1'])
+    expect(
+      w.nodes
+        .get('n6')!
+        .stateOf('a')
+        .map((v) => v.value),
+    ).to.deep.equal(['1'])
     const put = w.await(w.put('n6', 'a', '2'))
     expect(put.ok, JSON.stringify(put.error)).to.equal(true)
     expect((put.result as PutResultEventual).clock).to.deep.equal({n1: 1, n6: 1})
     w.net.run(10)
-    expect(w.nodes.get('n3')!.stateOf('a').map((v) => v.value)).to.deep.equal(['2'])
+    expect(
+      w.nodes
+        .get('n3')!
+        .stateOf('a')
+        .map((v) => v.value),
+    ).to.deep.equal(['2'])
   })
 
   it('under drops, duplicates, delays and partitions: converges, loses no acknowledged write, keeps siblings concurrent (40 seeds)', function () {
@@ -268,11 +315,16 @@ describe('eventual replica (simulated network)', () => {
         const state = n1.stateOf(a.key)
         const kept = state.some((v) => v.dot.node === a.version.node && v.dot.counter === a.version.counter)
         const covered = covers(contextOf(state), a.version)
-        expect(kept || covered, `seed ${seed}: acknowledged write ${a.version.node}:${a.version.counter} of ${a.key} lost`).to.equal(true)
+        expect(
+          kept || covered,
+          `seed ${seed}: acknowledged write ${a.version.node}:${a.version.counter} of ${a.key} lost`,
+        ).to.equal(true)
       }
       for (const k of keys) {
         const s: readonly Version[] = n1.stateOf(k)
-        for (const x of s) for (const y of s) if (x !== y) expect(supersedes(x, y), `seed ${seed}: siblings not concurrent`).to.equal(false)
+        for (const x of s)
+          for (const y of s)
+            if (x !== y) expect(supersedes(x, y), `seed ${seed}: siblings not concurrent`).to.equal(false)
       }
     }
   })

@@ -23,10 +23,13 @@ const PINNED_RNG = [3722252454, 3800487058, 3344289838, 3092322660]
 
 describe('hashString', () => {
   it('is 16 lowercase hex chars and pure', () => {
-    fc.assert(fc.property(codeUnitString, (s) => {
-      expect(hashString(s)).to.match(HEX64)
-      expect(hashString(s)).to.equal(hashString(s))
-    }), RUNS)
+    fc.assert(
+      fc.property(codeUnitString, (s) => {
+        expect(hashString(s)).to.match(HEX64)
+        expect(hashString(s)).to.equal(hashString(s))
+      }),
+      RUNS,
+    )
   })
 
   it('is pinned to fixed values, so digests agree across versions and platforms', () => {
@@ -38,12 +41,15 @@ describe('hashString', () => {
     const seen = new Set<string>()
     for (let i = 0; i < 20_000; i++) seen.add(hashString(`key-${i}`))
     expect(seen.size).to.equal(20_000)
-    fc.assert(fc.property(fc.string({minLength: 1}), fc.nat(), (s, at) => {
-      const i = at % s.length
-      const t = s.slice(0, i) + String.fromCharCode((s.charCodeAt(i) + 1) & 0xffff) + s.slice(i + 1)
-      expect(hashString(t)).to.not.equal(hashString(s))
-      expect(hashString(s + '\u0000')).to.not.equal(hashString(s))
-    }), RUNS)
+    fc.assert(
+      fc.property(fc.string({minLength: 1}), fc.nat(), (s, at) => {
+        const i = at % s.length
+        const t = s.slice(0, i) + String.fromCharCode((s.charCodeAt(i) + 1) & 0xffff) + s.slice(i + 1)
+        expect(hashString(t)).to.not.equal(hashString(s))
+        expect(hashString(s + '\u0000')).to.not.equal(hashString(s))
+      }),
+      RUNS,
+    )
   })
 
   it('uses both halves: each 32-bit half alone is collision-free on the sample', () => {
@@ -61,11 +67,14 @@ describe('hashString', () => {
 
 describe('hashToBucket', () => {
   it('stays in [0, buckets) and agrees with itself', () => {
-    fc.assert(fc.property(fc.string(), fc.integer({min: 1, max: 2 ** 32}), (key, buckets) => {
-      const b = hashToBucket(key, buckets)
-      expect(Number.isInteger(b) && b >= 0 && b < buckets).to.equal(true)
-      expect(hashToBucket(key, buckets)).to.equal(b)
-    }), RUNS)
+    fc.assert(
+      fc.property(fc.string(), fc.integer({min: 1, max: 2 ** 32}), (key, buckets) => {
+        const b = hashToBucket(key, buckets)
+        expect(Number.isInteger(b) && b >= 0 && b < buckets).to.equal(true)
+        expect(hashToBucket(key, buckets)).to.equal(b)
+      }),
+      RUNS,
+    )
   })
 
   it('spreads 16 000 keys over 16 buckets within ±15% of even', () => {
@@ -90,13 +99,16 @@ describe('xorHex', () => {
   const hexArb = fc.string({unit: fc.nat(15).map((n) => n.toString(16)), minLength: 16, maxLength: 16})
 
   it('is commutative, associative, self-inverse, with ZERO_HASH as identity', () => {
-    fc.assert(fc.property(hexArb, hexArb, hexArb, (a, b, c) => {
-      expect(xorHex(a, b)).to.equal(xorHex(b, a))
-      expect(xorHex(xorHex(a, b), c)).to.equal(xorHex(a, xorHex(b, c)))
-      expect(xorHex(xorHex(a, b), b)).to.equal(a)
-      expect(xorHex(a, ZERO_HASH)).to.equal(a)
-      expect(xorHex(a, a)).to.equal(ZERO_HASH)
-    }), RUNS)
+    fc.assert(
+      fc.property(hexArb, hexArb, hexArb, (a, b, c) => {
+        expect(xorHex(a, b)).to.equal(xorHex(b, a))
+        expect(xorHex(xorHex(a, b), c)).to.equal(xorHex(a, xorHex(b, c)))
+        expect(xorHex(xorHex(a, b), b)).to.equal(a)
+        expect(xorHex(a, ZERO_HASH)).to.equal(a)
+        expect(xorHex(a, a)).to.equal(ZERO_HASH)
+      }),
+      RUNS,
+    )
   })
 
   it('xors bit by bit across both halves', () => {
@@ -105,10 +117,13 @@ describe('xorHex', () => {
   })
 
   it('gives the same set digest whatever order the keys are folded in', () => {
-    fc.assert(fc.property(fc.uniqueArray(fc.string(), {maxLength: 20}), fc.nat(), (keys, seed) => {
-      const fold = (ks: string[]): string => ks.reduce((d, k) => xorHex(d, hashString(k)), ZERO_HASH)
-      expect(fold(new Rng(seed).shuffle([...keys]))).to.equal(fold(keys))
-    }), RUNS)
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string(), {maxLength: 20}), fc.nat(), (keys, seed) => {
+        const fold = (ks: string[]): string => ks.reduce((d, k) => xorHex(d, hashString(k)), ZERO_HASH)
+        expect(fold(new Rng(seed).shuffle([...keys]))).to.equal(fold(keys))
+      }),
+      RUNS,
+    )
   })
 
   it('refuses inputs that are not 16 lowercase hex chars', () => {
@@ -125,10 +140,13 @@ describe('Rng', () => {
   }
 
   it('gives the same sequence for the same seed and different ones for different seeds', () => {
-    fc.assert(fc.property(fc.maxSafeInteger(), (seed) => {
-      expect(draw(seed, 20)).to.deep.equal(draw(seed, 20))
-      expect(draw(seed, 20)).to.not.deep.equal(draw(seed === Number.MAX_SAFE_INTEGER ? seed - 1 : seed + 1, 20))
-    }), RUNS)
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), (seed) => {
+        expect(draw(seed, 20)).to.deep.equal(draw(seed, 20))
+        expect(draw(seed, 20)).to.not.deep.equal(draw(seed === Number.MAX_SAFE_INTEGER ? seed - 1 : seed + 1, 20))
+      }),
+      RUNS,
+    )
     // All 53 bits count: seeds that agree in their low or high 32 bits still give different streams.
     expect(draw(1, 8)).to.not.deep.equal(draw(2 ** 32 + 1, 8))
     expect(draw(2 ** 32, 8)).to.not.deep.equal(draw(2 ** 33, 8))
@@ -152,13 +170,16 @@ describe('Rng', () => {
   })
 
   it('int(n) is an integer in [0, n) and hits every value of a small range', () => {
-    fc.assert(fc.property(fc.integer(), fc.integer({min: 1, max: 2 ** 32}), (seed, n) => {
-      const r = new Rng(seed)
-      for (let i = 0; i < 20; i++) {
-        const x = r.int(n)
-        expect(Number.isInteger(x) && x >= 0 && x < n).to.equal(true)
-      }
-    }), RUNS)
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({min: 1, max: 2 ** 32}), (seed, n) => {
+        const r = new Rng(seed)
+        for (let i = 0; i < 20; i++) {
+          const x = r.int(n)
+          expect(Number.isInteger(x) && x >= 0 && x < n).to.equal(true)
+        }
+      }),
+      RUNS,
+    )
     const r = new Rng(3)
     const hits = new Set<number>()
     for (let i = 0; i < 500; i++) hits.add(r.int(6))
@@ -168,14 +189,17 @@ describe('Rng', () => {
   })
 
   it('pick returns an element, shuffle permutes in place, both deterministic', () => {
-    fc.assert(fc.property(fc.integer(), fc.array(fc.integer(), {minLength: 1, maxLength: 30}), (seed, xs) => {
-      expect(xs).to.include(new Rng(seed).pick(xs))
-      const copy = [...xs]
-      const out = new Rng(seed).shuffle(copy)
-      expect(out).to.equal(copy)
-      expect([...out].sort((a, b) => a - b)).to.deep.equal([...xs].sort((a, b) => a - b))
-      expect(new Rng(seed).shuffle([...xs])).to.deep.equal(out)
-    }), RUNS)
+    fc.assert(
+      fc.property(fc.integer(), fc.array(fc.integer(), {minLength: 1, maxLength: 30}), (seed, xs) => {
+        expect(xs).to.include(new Rng(seed).pick(xs))
+        const copy = [...xs]
+        const out = new Rng(seed).shuffle(copy)
+        expect(out).to.equal(copy)
+        expect([...out].sort((a, b) => a - b)).to.deep.equal([...xs].sort((a, b) => a - b))
+        expect(new Rng(seed).shuffle([...xs])).to.deep.equal(out)
+      }),
+      RUNS,
+    )
     expect(() => new Rng(1).pick([])).to.throw(/invariant/)
   })
 

@@ -89,7 +89,9 @@ describe('hint queues: a per-peer cap on what is really pending', function () {
     const warnings = logs.filter((l) => l.startsWith('warn') && l.includes(' for pa'))
     expect(warnings, logs.join('\n')).to.have.length(2)
     expect(warnings[0]).to.contain('dropped 1 hint(s) for pa').and.contain(`the cap is ${CAP}`)
-    expect(warnings[1], 'the drops inside the 10 s window are counted in the next line').to.contain('dropped 2 hint(s) for pa').and.contain('storing hints again')
+    expect(warnings[1], 'the drops inside the 10 s window are counted in the next line')
+      .to.contain('dropped 2 hint(s) for pa')
+      .and.contain('storing hints again')
     expect(logs.filter((l) => l.includes(' for pb'))).to.deep.equal([])
   })
 
@@ -102,9 +104,15 @@ describe('hint queues: a per-peer cap on what is really pending', function () {
     first.hints.add('pc', {i: 4})
     // Wait until BullMQ holds all four, then "restart" the replica (pc never came back).
     const names = clusterNames(cluster)
-    const probe = new Queue(`${names.hintQueue('pc')}-from-me`, {connection: {url: redisUrl()}, prefix: names.queuePrefix})
+    const probe = new Queue(`${names.hintQueue('pc')}-from-me`, {
+      connection: {url: redisUrl()},
+      prefix: names.queuePrefix,
+    })
     try {
-      await waitFor('four hints stored', async () => (await probe.getJobCountByTypes('waiting', 'active', 'delayed')) === 4)
+      await waitFor(
+        'four hints stored',
+        async () => (await probe.getJobCountByTypes('waiting', 'active', 'delayed')) === 4,
+      )
     } finally {
       await probe.close()
     }

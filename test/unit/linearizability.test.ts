@@ -29,7 +29,14 @@ function historyOf(build: (h: Builder) => void): HistoryOp[] {
 class Builder {
   constructor(private readonly ops: HistoryOp[]) {}
 
-  put(key: string, value: string, invoke: number, complete: number | null, status: HistoryOp['status'] = 'ok', client = 'c1'): void {
+  put(
+    key: string,
+    value: string,
+    invoke: number,
+    complete: number | null,
+    status: HistoryOp['status'] = 'ok',
+    client = 'c1',
+  ): void {
     this.add({kind: 'put', key, value, invoke, complete, status, client})
   }
 
@@ -44,7 +51,11 @@ class Builder {
   }
 
   private add(op: Omit<HistoryOp, 'id'>): void {
-    this.ops.push({id: this.ops.length, ...op, ...(op.status === 'fail' ? {error: 'NO_QUORUM'} : op.status === 'unknown' ? {error: 'TIMEOUT'} : {})})
+    this.ops.push({
+      id: this.ops.length,
+      ...op,
+      ...(op.status === 'fail' ? {error: 'NO_QUORUM'} : op.status === 'unknown' ? {error: 'TIMEOUT'} : {}),
+    })
   }
 }
 
@@ -64,153 +75,191 @@ function expectViolation(history: readonly HistoryOp[]): string[] {
 describe('checkLinearizable: accepted histories', () => {
   it('accepts the empty history and a sequential one', () => {
     expectOk([])
-    expectOk(historyOf((h) => {
-      h.read('k', null, 0, 1)
-      h.put('k', 'a', 2, 3)
-      h.read('k', 'a', 4, 5)
-      h.put('k', 'b', 6, 7)
-      h.read('k', 'b', 8, 9)
-    }))
+    expectOk(
+      historyOf((h) => {
+        h.read('k', null, 0, 1)
+        h.put('k', 'a', 2, 3)
+        h.read('k', 'a', 4, 5)
+        h.put('k', 'b', 6, 7)
+        h.read('k', 'b', 8, 9)
+      }),
+    )
   })
 
   it('accepts a read that sees either of two overlapping writes, or neither while they run', () => {
     for (const seen of ['a', 'b']) {
-      expectOk(historyOf((h) => {
-        h.put('k', 'a', 0, 10, 'ok', 'c1')
-        h.put('k', 'b', 1, 9, 'ok', 'c3')
-        h.read('k', null, 2, 3)
-        h.read('k', seen, 11, 12)
-      }))
+      expectOk(
+        historyOf((h) => {
+          h.put('k', 'a', 0, 10, 'ok', 'c1')
+          h.put('k', 'b', 1, 9, 'ok', 'c3')
+          h.read('k', null, 2, 3)
+          h.read('k', seen, 11, 12)
+        }),
+      )
     }
   })
 
   it('accepts an unknown write seen later, even long after its client gave up', () => {
-    expectOk(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.put('k', 'b', 2, null, 'unknown')
-      h.read('k', 'a', 50, 51)
-      h.read('k', 'b', 100, 101)
-    }))
+    expectOk(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.put('k', 'b', 2, null, 'unknown')
+        h.read('k', 'a', 50, 51)
+        h.read('k', 'b', 100, 101)
+      }),
+    )
   })
 
   it('accepts an unknown write never seen, and an unknown delete never seen', () => {
-    expectOk(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.put('k', 'b', 2, null, 'unknown')
-      h.del('k', 3, null, 'unknown')
-      h.read('k', 'a', 5, 6)
-      h.read('k', 'a', 7, 8)
-    }))
+    expectOk(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.put('k', 'b', 2, null, 'unknown')
+        h.del('k', 3, null, 'unknown')
+        h.read('k', 'a', 5, 6)
+        h.read('k', 'a', 7, 8)
+      }),
+    )
   })
 
   it('accepts an unknown write of a value another put also wrote, seen only later', () => {
     // Values are meant to be unique; when they are not, "a" read first comes from the ok put and
     // the unknown put must still be free to land after "b".
-    expectOk(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.read('k', 'a', 2, 3)
-      h.put('k', 'b', 4, 5)
-      h.put('k', 'a', 6, null, 'unknown')
-      h.read('k', 'b', 7, 8)
-      h.read('k', 'a', 9, 10)
-    }))
+    expectOk(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.read('k', 'a', 2, 3)
+        h.put('k', 'b', 4, 5)
+        h.put('k', 'a', 6, null, 'unknown')
+        h.read('k', 'b', 7, 8)
+        h.read('k', 'a', 9, 10)
+      }),
+    )
   })
 
   it('accepts a failed write never seen', () => {
-    expectOk(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.put('k', 'b', 2, 3, 'fail')
-      h.read('k', 'a', 4, 5)
-    }))
+    expectOk(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.put('k', 'b', 2, 3, 'fail')
+        h.read('k', 'a', 4, 5)
+      }),
+    )
   })
 
   it('accepts a delete followed by reads of not-found', () => {
-    expectOk(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.read('k', 'a', 2, 3)
-      h.del('k', 4, 5)
-      h.read('k', null, 6, 7)
-    }))
+    expectOk(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.read('k', 'a', 2, 3)
+        h.del('k', 4, 5)
+        h.read('k', null, 6, 7)
+      }),
+    )
   })
 
   it('treats ops touching at one instant as concurrent (calls sort before returns at equal times)', () => {
     // The write completes at 5 and the read is invoked at 5: either order is possible.
-    expectOk(historyOf((h) => {
-      h.put('k', 'a', 0, 5)
-      h.read('k', null, 5, 6)
-    }))
-    expectOk(historyOf((h) => {
-      h.read('k', 'a', 0, 5)
-      h.put('k', 'a', 5, 6)
-    }))
+    expectOk(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 5)
+        h.read('k', null, 5, 6)
+      }),
+    )
+    expectOk(
+      historyOf((h) => {
+        h.read('k', 'a', 0, 5)
+        h.put('k', 'a', 5, 6)
+      }),
+    )
   })
 
   it('accepts many keys, each linearizable on its own', () => {
-    expectOk(historyOf((h) => {
-      for (let k = 0; k < 20; k++) {
-        h.put(`k${k}`, `a${k}`, k, k + 10)
-        h.read(`k${k}`, k % 2 === 0 ? `a${k}` : null, k + 1, k + 2)
-        h.read(`k${k}`, `a${k}`, k + 11, k + 12)
-      }
-    }))
+    expectOk(
+      historyOf((h) => {
+        for (let k = 0; k < 20; k++) {
+          h.put(`k${k}`, `a${k}`, k, k + 10)
+          h.read(`k${k}`, k % 2 === 0 ? `a${k}` : null, k + 1, k + 2)
+          h.read(`k${k}`, `a${k}`, k + 11, k + 12)
+        }
+      }),
+    )
   })
 })
 
 describe('checkLinearizable: rejected histories', () => {
   it('rejects a stale read after a completed write, naming the key and the ops', () => {
-    const problems = expectViolation(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.put('k', 'b', 2, 3)
-      h.read('k', 'a', 4, 5)
-    }))
+    const problems = expectViolation(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.put('k', 'b', 2, 3)
+        h.read('k', 'a', 4, 5)
+      }),
+    )
     expect(problems).to.deep.equal([
       'key "k": #2 read → "a" [c2 4–5] is stale: #1 put "b" [c1 2–3] overwrote "a" after the only put of it (#0 put "a" [c1 0–1]) took effect (by 1) and before this read was invoked',
     ])
   })
 
   it('rejects a stale read of an unknown write, which took effect by the time a first read saw it', () => {
-    const problems = expectViolation(historyOf((h) => {
-      h.put('k', 'a', 0, null, 'unknown')
-      h.read('k', 'a', 2, 3)
-      h.put('k', 'b', 4, 5)
-      h.read('k', 'a', 6, 7)
-    }))
+    const problems = expectViolation(
+      historyOf((h) => {
+        h.put('k', 'a', 0, null, 'unknown')
+        h.read('k', 'a', 2, 3)
+        h.put('k', 'b', 4, 5)
+        h.read('k', 'a', 6, 7)
+      }),
+    )
     expect(problems).to.have.length(1)
-    expect(problems[0]).to.include('#3 read → "a" [c2 6–7] is stale: #2 put "b" [c1 4–5] overwrote "a"').and.include('took effect (by 3)')
+    expect(problems[0])
+      .to.include('#3 read → "a" [c2 6–7] is stale: #2 put "b" [c1 4–5] overwrote "a"')
+      .and.include('took effect (by 3)')
   })
 
   it('rejects a read of a value never written', () => {
-    const problems = expectViolation(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.read('k', 'zzz', 2, 3)
-    }))
+    const problems = expectViolation(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.read('k', 'zzz', 2, 3)
+      }),
+    )
     expect(problems).to.deep.equal(['key "k": #1 read → "zzz" [c2 2–3] saw "zzz", which no put on this key wrote'])
   })
 
   it('rejects a read of a failed (NO_QUORUM) write', () => {
-    const problems = expectViolation(historyOf((h) => {
-      h.put('k', 'a', 0, 1, 'fail')
-      h.read('k', 'a', 2, 3)
-    }))
-    expect(problems).to.deep.equal(['key "k": #1 read → "a" [c2 2–3] saw "a", which only a failed put on this key wrote'])
+    const problems = expectViolation(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1, 'fail')
+        h.read('k', 'a', 2, 3)
+      }),
+    )
+    expect(problems).to.deep.equal([
+      'key "k": #1 read → "a" [c2 2–3] saw "a", which only a failed put on this key wrote',
+    ])
   })
 
   it('rejects a read that returned before the put of its value was invoked', () => {
-    const problems = expectViolation(historyOf((h) => {
-      h.read('k', 'a', 0, 1)
-      h.put('k', 'a', 2, null, 'unknown')
-    }))
-    expect(problems).to.deep.equal(['key "k": #0 read → "a" [c2 0–1] saw "a" before any put of it was invoked (#1 put "a" [c1 2–? unknown TIMEOUT])'])
+    const problems = expectViolation(
+      historyOf((h) => {
+        h.read('k', 'a', 0, 1)
+        h.put('k', 'a', 2, null, 'unknown')
+      }),
+    )
+    expect(problems).to.deep.equal([
+      'key "k": #0 read → "a" [c2 0–1] saw "a" before any put of it was invoked (#1 put "a" [c1 2–? unknown TIMEOUT])',
+    ])
   })
 
   it('rejects reads seeing a, then b, then a again (writes a then b), with the longest prefix found', () => {
-    const problems = expectViolation(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.put('k', 'b', 2, 10) // concurrent with every read, so no read is stale on its own
-      h.read('k', 'a', 3, 4)
-      h.read('k', 'b', 5, 6)
-      h.read('k', 'a', 7, 8)
-    }))
+    const problems = expectViolation(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.put('k', 'b', 2, 10) // concurrent with every read, so no read is stale on its own
+        h.read('k', 'a', 3, 4)
+        h.read('k', 'b', 5, 6)
+        h.read('k', 'a', 7, 8)
+      }),
+    )
     expect(problems).to.deep.equal([
       'key "k": not linearizable. Longest linearizable prefix: 2 ops (#0 put "a" [c1 0–1]; #2 read → "a" [c2 3–4]), leaving "a". ' +
         'None of these could be linearized next: #1 put "b" [c1 2–10]; #3 read → "b" [c2 5–6]; ' +
@@ -219,50 +268,68 @@ describe('checkLinearizable: rejected histories', () => {
   })
 
   it('rejects a read of the old value after another read (earlier in real time) saw the new one', () => {
-    expectViolation(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.put('k', 'b', 2, 20)
-      h.read('k', 'b', 3, 4, 'c2')
-      h.read('k', 'a', 5, 6, 'c3')
-    }))
+    expectViolation(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.put('k', 'b', 2, 20)
+        h.read('k', 'b', 3, 4, 'c2')
+        h.read('k', 'a', 5, 6, 'c3')
+      }),
+    )
   })
 
   it('rejects a read returning two values', () => {
-    const problems = expectViolation(historyOf((h) => {
-      h.put('k', 'a', 0, 1)
-      h.put('k', 'b', 0, 1, 'ok', 'c3')
-      h.read('k', ['a', 'b'], 2, 3)
-    }))
+    const problems = expectViolation(
+      historyOf((h) => {
+        h.put('k', 'a', 0, 1)
+        h.put('k', 'b', 0, 1, 'ok', 'c3')
+        h.read('k', ['a', 'b'], 2, 3)
+      }),
+    )
     expect(problems).to.have.length(1)
     expect(problems[0]).to.include('returned 2 values')
   })
 
   it('rejects a violation on one key among several, and names only that key', () => {
-    const problems = expectViolation(historyOf((h) => {
-      for (let k = 0; k < 6; k++) {
-        h.put(`k${k}`, `a${k}`, 0, 1)
-        h.put(`k${k}`, `b${k}`, 2, 3)
-        h.read(`k${k}`, k === 3 ? `a${k}` : `b${k}`, 4, 5)
-      }
-    }))
+    const problems = expectViolation(
+      historyOf((h) => {
+        for (let k = 0; k < 6; k++) {
+          h.put(`k${k}`, `a${k}`, 0, 1)
+          h.put(`k${k}`, `b${k}`, 2, 3)
+          h.read(`k${k}`, k === 3 ? `a${k}` : `b${k}`, 4, 5)
+        }
+      }),
+    )
     expect(problems).to.have.length(1)
     expect(problems[0]).to.match(/^key "k3": #11 read → "a3" .* is stale/)
   })
 
   it('caps the lists in a problem', () => {
-    const [problem] = expectViolation(historyOf((h) => {
-      for (let i = 0; i < 29; i++) h.put('k', `v${i}`, 2 * i, 2 * i + 1)
-      h.put('k', 'v29', 58, 300)
-      h.read('k', 'v29', 60, 61)
-      for (let i = 0; i < 30; i++) h.read('k', 'v28', 70, 200, `r${i}`)
-    }))
+    const [problem] = expectViolation(
+      historyOf((h) => {
+        for (let i = 0; i < 29; i++) h.put('k', `v${i}`, 2 * i, 2 * i + 1)
+        h.put('k', 'v29', 58, 300)
+        h.read('k', 'v29', 60, 61)
+        for (let i = 0; i < 30; i++) h.read('k', 'v28', 70, 200, `r${i}`)
+      }),
+    )
     expect(problem).to.include('Longest linearizable prefix: 29 ops (… 21 earlier, then #21 put "v21" [c1 42–43]; ')
-    expect(problem).to.include('None of these could be linearized next: #29 put "v29" [c1 58–300]; #30 read → "v29" [c2 60–61]; the writes among them')
+    expect(problem).to.include(
+      'None of these could be linearized next: #29 put "v29" [c1 58–300]; #30 read → "v29" [c2 60–61]; the writes among them',
+    )
     expect(problem).to.include('#38 read → "v28" [r7 70–200] (+22 more)')
   })
 })
 
-const RANDOM: GenOptions = {ops: 200, keys: 5, clients: 6, maxLatency: 12, failRate: 0.1, unknownWriteRate: 0.1, unknownReadRate: 0.05}
+const RANDOM: GenOptions = {
+  ops: 200,
+  keys: 5,
+  clients: 6,
+  maxLatency: 12,
+  failRate: 0.1,
+  unknownWriteRate: 0.1,
+  unknownReadRate: 0.05,
+}
 
 function okReads(history: readonly DraftOp[]): DraftOp[] {
   return history.filter((op) => op.kind === 'read' && op.status === 'ok')
@@ -276,7 +343,7 @@ describe('checkLinearizable: random histories', () => {
     }
   })
 
-  it('rejects them once one read returns a value never written, or a failed write\'s value', () => {
+  it("rejects them once one read returns a value never written, or a failed write's value", () => {
     for (let seed = 1; seed <= 300; seed++) {
       const rng = new Rng(seed)
       const history = linearizableHistory(rng, RANDOM)
@@ -294,7 +361,15 @@ describe('checkLinearizable: random histories', () => {
   })
 
   it('agrees with a brute-force search on 3000 small two-key histories, half of them mutated', () => {
-    const small: GenOptions = {ops: 14, keys: 2, clients: 4, maxLatency: 6, failRate: 0.1, unknownWriteRate: 0.25, unknownReadRate: 0.05}
+    const small: GenOptions = {
+      ops: 14,
+      keys: 2,
+      clients: 4,
+      maxLatency: 6,
+      failRate: 0.1,
+      unknownWriteRate: 0.25,
+      unknownReadRate: 0.05,
+    }
     let rejected = 0
     for (let seed = 1; seed <= 3000; seed++) {
       const rng = new Rng(seed)

@@ -9,8 +9,25 @@ import {writeFields} from '../../src/nemesis/client-worker.js'
 import {type FaultRecord, diskLossesOf} from '../../src/nemesis/fault-injector.js'
 import type {FaultKind} from '../../src/nemesis/fault-plan.js'
 
-function record(seq: number, kind: FaultKind, nodes: string[], startedAt: number | null, startError?: string): FaultRecord {
-  return {seq, kind, nodes, majority: false, plannedAtMs: startedAt ?? 0, holdMs: 1000, startedAt, endedAt: null, notes: [], ...(startError ? {startError} : {})}
+function record(
+  seq: number,
+  kind: FaultKind,
+  nodes: string[],
+  startedAt: number | null,
+  startError?: string,
+): FaultRecord {
+  return {
+    seq,
+    kind,
+    nodes,
+    majority: false,
+    plannedAtMs: startedAt ?? 0,
+    holdMs: 1000,
+    startedAt,
+    endedAt: null,
+    notes: [],
+    ...(startError ? {startError} : {}),
+  }
 }
 
 describe('nemesis disk losses for the eventual checker', () => {

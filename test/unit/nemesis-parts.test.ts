@@ -27,7 +27,12 @@ import {PublishWatch} from '../../src/nemesis/publish-watch.js'
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5']
 const SEEDS = 300
 
-function plan(seed: number, mode: 'eventual' | 'quorum', durationMs = 60_000, kinds?: readonly FaultKind[]): PlannedFault[] {
+function plan(
+  seed: number,
+  mode: 'eventual' | 'quorum',
+  durationMs = 60_000,
+  kinds?: readonly FaultKind[],
+): PlannedFault[] {
   return planFaults(new Rng(seed), IDS, mode, durationMs, kinds)
 }
 
@@ -51,9 +56,16 @@ describe('nemesis fault plan', () => {
           const active = activeAt(faults, f.atMs)
           const affected = new Set(active.flatMap((a) => a.nodes))
           if (f.majority) majorityFaults++
-          if (!active.some((a) => a.majority)) expect(affected.size, `seed ${seed} fault #${f.seq}`).to.be.at.most(FAULTY_MAX)
-          expect(active.filter((a) => a.kind === 'partition').length, `seed ${seed} partitions at #${f.seq}`).to.be.at.most(1)
-          expect(active.filter((a) => a.kind === 'redis-restart').length, `seed ${seed} broker restarts at #${f.seq}`).to.be.at.most(1)
+          if (!active.some((a) => a.majority))
+            expect(affected.size, `seed ${seed} fault #${f.seq}`).to.be.at.most(FAULTY_MAX)
+          expect(
+            active.filter((a) => a.kind === 'partition').length,
+            `seed ${seed} partitions at #${f.seq}`,
+          ).to.be.at.most(1)
+          expect(
+            active.filter((a) => a.kind === 'redis-restart').length,
+            `seed ${seed} broker restarts at #${f.seq}`,
+          ).to.be.at.most(1)
           if (f.kind === 'partition') {
             const groups = f.groups ?? []
             expect(groups.length).to.be.at.least(2)
@@ -68,7 +80,10 @@ describe('nemesis fault plan', () => {
     })
 
     it(`${mode}: plans every fault kind within 22 s for most seeds, within 30 s for nearly all`, () => {
-      for (const [durationMs, share] of [[22_000, 0.75], [30_000, 0.95]] as const) {
+      for (const [durationMs, share] of [
+        [22_000, 0.75],
+        [30_000, 0.95],
+      ] as const) {
         let covered = 0
         for (let seed = 1; seed <= SEEDS; seed++) {
           const faults = plan(seed, mode, durationMs)
@@ -109,14 +124,16 @@ describe('nemesis fault plan', () => {
         expect(new Set(faults.map((f) => f.kind)), `seed ${seed}`).to.deep.equal(new Set(['wipe', 'corrupt']))
         expect(plan(seed, mode, 60_000, ['corrupt', 'wipe'])).to.deep.equal(faults)
         // Only disk faults: never more than FAULTY_MAX replicas down at once.
-        for (const f of faults) expect(new Set(activeAt(faults, f.atMs).flatMap((a) => a.nodes)).size).to.be.at.most(FAULTY_MAX)
+        for (const f of faults)
+          expect(new Set(activeAt(faults, f.atMs).flatMap((a) => a.nodes)).size).to.be.at.most(FAULTY_MAX)
       }
     })
   }
 })
 
 describe('nemesis --faults', () => {
-  const parse = (...extra: string[]) => parseNemesisArgs(['--mode', 'quorum', '--duration', '10', '--seed', '1', ...extra], () => 0)
+  const parse = (...extra: string[]) =>
+    parseNemesisArgs(['--mode', 'quorum', '--duration', '10', '--seed', '1', ...extra], () => 0)
 
   it('defaults to every kind, disk faults included', () => {
     expect(parse().faults).to.deep.equal(FAULT_KINDS)
@@ -126,7 +143,9 @@ describe('nemesis --faults', () => {
   it('takes a list of known kinds and refuses unknown, repeated or empty ones', () => {
     expect(parse('--faults', 'wipe,kill').faults).to.deep.equal(['wipe', 'kill'])
     for (const bad of ['', 'wipe,', 'disk', 'kill,kill']) {
-      expect(() => parse('--faults', bad), bad).to.throw(KvError).with.property('code', 'BAD_REQUEST')
+      expect(() => parse('--faults', bad), bad)
+        .to.throw(KvError)
+        .with.property('code', 'BAD_REQUEST')
     }
   })
 })
@@ -169,7 +188,9 @@ function fakeBroker(answers: Array<() => Promise<number>>): ClientBroker {
 
 describe('PublishWatch', () => {
   it('says delivered only after a publish reached someone or failed', async () => {
-    const watch = new PublishWatch(fakeBroker([() => Promise.resolve(0), () => Promise.resolve(1), () => Promise.reject(new Error('closed'))]))
+    const watch = new PublishWatch(
+      fakeBroker([() => Promise.resolve(0), () => Promise.resolve(1), () => Promise.reject(new Error('closed'))]),
+    )
     watch.begin()
     expect(watch.mayHaveDelivered).to.equal(false)
     await watch.publish('c', 'm')

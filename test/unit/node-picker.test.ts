@@ -10,7 +10,12 @@ import {knownReplicaIds, parseRegistration, registryMode} from '../../src/client
 describe('replica registry', () => {
   it('parses what the driver writes, members included', () => {
     const raw = JSON.stringify({id: 'n1', mode: 'quorum', startedAt: 1000, pid: 7, members: ['n1', 'n2', 'n3']})
-    expect(parseRegistration('n1', raw)).to.deep.equal({id: 'n1', mode: 'quorum', startedAt: 1000, members: ['n1', 'n2', 'n3']})
+    expect(parseRegistration('n1', raw)).to.deep.equal({
+      id: 'n1',
+      mode: 'quorum',
+      startedAt: 1000,
+      members: ['n1', 'n2', 'n3'],
+    })
   })
 
   it('never throws on garbage, and drops member ids that are not ids', () => {

@@ -38,10 +38,23 @@ function persisted(snapshot: QuorumSnapshot): QuorumSnapshot {
 /** The durable state of a replica, as a comparable value. */
 function durable(r: QuorumReplica): unknown {
   const tail = Array.from({length: r.lastLogIndex - r.applied}, (_, i) => r.entryAt(r.applied + 1 + i))
-  return {term: r.currentTerm, vote: r.votedFor, commit: r.commit, applied: r.applied, lastTerm: r.termAt(r.applied), state: r.appliedState().sort(), tail}
+  return {
+    term: r.currentTerm,
+    vote: r.votedFor,
+    commit: r.commit,
+    applied: r.applied,
+    lastTerm: r.termAt(r.applied),
+    state: r.appliedState().sort(),
+    tail,
+  }
 }
 
-function rebuilt(id: string, ids: string[], snapshot: QuorumSnapshot | null, records: readonly QuorumRecord[]): QuorumReplica {
+function rebuilt(
+  id: string,
+  ids: string[],
+  snapshot: QuorumSnapshot | null,
+  records: readonly QuorumRecord[],
+): QuorumReplica {
   const r = new QuorumReplica({id, peers: ids, rng: new Rng(1), ...TEST_TIMING})
   r.restore(snapshot, records)
   return r
@@ -50,11 +63,23 @@ function rebuilt(id: string, ids: string[], snapshot: QuorumSnapshot | null, rec
 describe('quorum replicated log', () => {
   it('keeps indexes and terms across truncation and compaction, and refuses gaps, falling terms and truncating the base', () => {
     const log = logOf(1, 1, 2, 2, 3)
-    expect([log.lastIndex, log.lastTerm, log.termAt(0), log.termAt(3), log.termAt(6)]).to.deep.equal([5, 3, 0, 2, undefined])
+    expect([log.lastIndex, log.lastTerm, log.termAt(0), log.termAt(3), log.termAt(6)]).to.deep.equal([
+      5,
+      3,
+      0,
+      2,
+      undefined,
+    ])
     log.truncateFrom(4)
     expect([log.lastIndex, log.lastTerm]).to.deep.equal([3, 2])
     log.compactTo(2)
-    expect([log.snapshotIndex, log.snapshotTerm, log.termAt(2), log.entryAt(2), log.entryAt(3)?.term]).to.deep.equal([2, 1, 1, undefined, 2])
+    expect([log.snapshotIndex, log.snapshotTerm, log.termAt(2), log.entryAt(2), log.entryAt(3)?.term]).to.deep.equal([
+      2,
+      1,
+      1,
+      undefined,
+      2,
+    ])
     expect(log.slice(3, 10, 1e9).map((e) => e.index)).to.deep.equal([3])
     expect(log.after(2).map((e) => e.index)).to.deep.equal([3])
     expect(() => log.append(entry(2, 5))).to.throw(/invariant/)
@@ -74,24 +99,40 @@ describe('quorum replicated log', () => {
 describe('a follower appending from its leader', () => {
   it('skips the committed part, appends the rest and reports the last matching index', () => {
     const log = logOf(1, 1, 1)
-    const r = appendFromLeader(log, 2, {prevIndex: 0, prevTerm: 0, entries: [entry(1, 1), entry(1, 2), entry(1, 3), entry(2, 4)]})
+    const r = appendFromLeader(log, 2, {
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [entry(1, 1), entry(1, 2), entry(1, 3), entry(2, 4)],
+    })
     expect(r).to.deep.equal({success: true, matchIndex: 4, records: [{t: 'entries', entries: [entry(2, 4)]}]})
   })
 
   it('refuses a gap or a mismatch with a hint, without changing the log', () => {
     const log = logOf(1, 1, 2, 2, 2)
-    expect(appendFromLeader(log, 1, {prevIndex: 9, prevTerm: 3, entries: []})).to.deep.include({success: false, matchIndex: 5})
+    expect(appendFromLeader(log, 1, {prevIndex: 9, prevTerm: 3, entries: []})).to.deep.include({
+      success: false,
+      matchIndex: 5,
+    })
     // Mismatch at 5 (ours is term 2): resume before our first entry of term 2.
-    expect(appendFromLeader(log, 1, {prevIndex: 5, prevTerm: 3, entries: []})).to.deep.include({success: false, matchIndex: 2})
+    expect(appendFromLeader(log, 1, {prevIndex: 5, prevTerm: 3, entries: []})).to.deep.include({
+      success: false,
+      matchIndex: 2,
+    })
     // ...but never below the commit index.
-    expect(appendFromLeader(log, 4, {prevIndex: 5, prevTerm: 3, entries: []})).to.deep.include({success: false, matchIndex: 4})
+    expect(appendFromLeader(log, 4, {prevIndex: 5, prevTerm: 3, entries: []})).to.deep.include({
+      success: false,
+      matchIndex: 4,
+    })
     expect(log.lastIndex).to.equal(5)
   })
 
   it('truncates a conflicting suffix above the commit index, and crashes loudly rather than rewrite a committed entry', () => {
     const log = logOf(1, 1, 2)
     const r = appendFromLeader(log, 2, {prevIndex: 2, prevTerm: 1, entries: [entry(3, 3)]})
-    expect(r.records).to.deep.equal([{t: 'truncate', from: 3}, {t: 'entries', entries: [entry(3, 3)]}])
+    expect(r.records).to.deep.equal([
+      {t: 'truncate', from: 3},
+      {t: 'entries', entries: [entry(3, 3)]},
+    ])
     expect(log.termAt(3)).to.equal(3)
     expect(() => appendFromLeader(log, 3, {prevIndex: 2, prevTerm: 1, entries: [entry(4, 3)]})).to.throw(/committed/)
   })
@@ -110,7 +151,12 @@ describe('quorum recovery', function () {
       // Minority partitions make logs diverge: on odd seeds a tiny in-memory log window makes the
       // leader repair them by snapshot installs, on even seeds by truncating the follower's suffix.
       const retain = seed % 2 ? 3 : 1000
-      const net = new QuorumNet(seed, 5, {drop: 0.05, duplicate: 0.03, delayTicksMax: 2}, {...TEST_TIMING, logRetainEntries: retain})
+      const net = new QuorumNet(
+        seed,
+        5,
+        {drop: 0.05, duplicate: 0.03, delayTicksMax: 2},
+        {...TEST_TIMING, logRetainEntries: retain},
+      )
       const captures: {id: string; snapshot: QuorumSnapshot; count: number}[] = []
       for (let t = 0; t < 250; t++) {
         const x = wl.next()
@@ -123,18 +169,31 @@ describe('quorum recovery', function () {
           net.partition([shuffled.slice(0, 2), shuffled.slice(2)])
         } else if (x < 0.49) net.heal()
         if (t % 5 === 0) {
-          for (const r of net.up()) captures.push({id: r.id, snapshot: persisted(r.snapshot()), count: net.disks.get(r.id)?.records.length ?? 0})
+          for (const r of net.up())
+            captures.push({
+              id: r.id,
+              snapshot: persisted(r.snapshot()),
+              count: net.disks.get(r.id)?.records.length ?? 0,
+            })
         }
         net.tick()
       }
-      const expected = new Map(net.ids.map((id) => [id, JSON.stringify(durable(rebuilt(id, net.ids, null, net.disks.get(id)?.records ?? [])))]))
+      const expected = new Map(
+        net.ids.map((id) => [
+          id,
+          JSON.stringify(durable(rebuilt(id, net.ids, null, net.disks.get(id)?.records ?? []))),
+        ]),
+      )
       for (const c of captures) {
         const records = net.disks.get(c.id)?.records ?? []
         for (const p of new Set([0, c.count, wl.int(c.count + 1)])) {
           for (const r of records.slice(p, c.count)) stale.set(r.t, (stale.get(r.t) ?? 0) + 1)
           const got = JSON.stringify(durable(rebuilt(c.id, net.ids, c.snapshot, records.slice(p))))
           compared++
-          if (got !== expected.get(c.id)) problems.push(`seed ${seed} ${c.id}: snapshot at record ${c.count}, replay from ${p}:\n  got      ${got}\n  expected ${expected.get(c.id)}`)
+          if (got !== expected.get(c.id))
+            problems.push(
+              `seed ${seed} ${c.id}: snapshot at record ${c.count}, replay from ${p}:\n  got      ${got}\n  expected ${expected.get(c.id)}`,
+            )
         }
       }
     }

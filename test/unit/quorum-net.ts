@@ -165,7 +165,12 @@ export class QuorumNet {
     this.issuedAt.set(req.id, this.sim.clock())
     this.sentTo.set(req.id, node)
     if (!this.sim.isUp(node)) {
-      this.recordReply({type: 'client.reply', id: req.id, ok: false, error: {code: 'UNAVAILABLE', message: `${node} is down`}})
+      this.recordReply({
+        type: 'client.reply',
+        id: req.id,
+        ok: false,
+        error: {code: 'UNAVAILABLE', message: `${node} is down`},
+      })
       return
     }
     this.sim.request(node, req)

@@ -64,7 +64,8 @@ function leader(id: string, records: QuorumRecord[] = [], ready = true): QuorumR
   for (const v of voters) r.step({type: 'VOTE', from: v, term, granted: true})
   expect(r.currentRole).to.equal('leader')
   if (ready) {
-    for (const v of voters) r.step({type: 'APPEND_ACK', from: v, term, success: true, matchIndex: r.lastLogIndex, seq: 0})
+    for (const v of voters)
+      r.step({type: 'APPEND_ACK', from: v, term, success: true, matchIndex: r.lastLogIndex, seq: 0})
     expect(r.serving).to.equal(true)
   }
   return r
@@ -83,7 +84,10 @@ describe('quorum replica protocol rules', () => {
   })
 
   it('votes once per term, only for a log at least as up to date as its own, and persists the vote with the VOTE', () => {
-    const r = replica('n1', [{t: 'term', term: 1, vote: null}, {t: 'entries', entries: entries(1, 1)}])
+    const r = replica('n1', [
+      {t: 'term', term: 1, vote: null},
+      {t: 'entries', entries: entries(1, 1)},
+    ])
     // Behind: shorter log of the same last term.
     let out = r.step(election('n3', 2, 1, 1))
     expect(sent(out, 'VOTE')[0]?.msg).to.deep.include({term: 2, granted: false})
@@ -151,21 +155,37 @@ describe('quorum replica protocol rules', () => {
     expect(out.send).to.deep.equal([])
     expect(out.persist).to.deep.equal([])
     expect(r.currentTerm).to.equal(3)
-    const stale = r.step({type: 'APPEND', from: 'n4', term: 2, prevIndex: 0, prevTerm: 0, entries: entries(2), leaderCommit: 0, seq: 0})
+    const stale = r.step({
+      type: 'APPEND',
+      from: 'n4',
+      term: 2,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: entries(2),
+      leaderCommit: 0,
+      seq: 0,
+    })
     expect(stale.persist).to.deep.equal([])
     expect(sent(stale, 'APPEND_ACK')[0]?.msg).to.deep.include({term: 3, success: false})
     expect(r.lastLogIndex).to.equal(0)
   })
 
   it('a follower persists appended entries before acking, drops a conflicting uncommitted suffix, and hints where to resume', () => {
-    const r = replica('n2', [{t: 'term', term: 2, vote: null}, {t: 'entries', entries: entries(1, 1, 2, 2)}, {t: 'commit', index: 2}])
+    const r = replica('n2', [
+      {t: 'term', term: 2, vote: null},
+      {t: 'entries', entries: entries(1, 1, 2, 2)},
+      {t: 'commit', index: 2},
+    ])
     const base = {type: 'APPEND', from: 'n5', term: 3, leaderCommit: 2, seq: 0} as const
     // The leader's entry 3 is of term 3: ours at 3 and 4 (term 2) conflict and are not committed.
     let out = r.step({...base, prevIndex: 3, prevTerm: 3, entries: []})
     expect(sent(out, 'APPEND_ACK')[0]?.msg).to.deep.include({success: false, matchIndex: 2})
     const fresh: LogEntry = {term: 3, index: 3, cmd: {key: 'x', value: 'y'}}
     out = r.step({...base, prevIndex: 2, prevTerm: 1, entries: [fresh]})
-    expect(out.persist).to.deep.equal([{t: 'truncate', from: 3}, {t: 'entries', entries: [fresh]}])
+    expect(out.persist).to.deep.equal([
+      {t: 'truncate', from: 3},
+      {t: 'entries', entries: [fresh]},
+    ])
     expect(sent(out, 'APPEND_ACK')[0]?.msg).to.deep.include({success: true, matchIndex: 3})
     expect(r.lastLogIndex).to.equal(3)
     // A duplicate changes nothing and persists nothing.
@@ -174,7 +194,14 @@ describe('quorum replica protocol rules', () => {
   })
 
   it("a leader commits an older term's entry only together with one of its own term (Raft §5.4.2)", () => {
-    const r = leader('n1', [{t: 'term', term: 2, vote: null}, {t: 'entries', entries: entries(1, 2)}], false)
+    const r = leader(
+      'n1',
+      [
+        {t: 'term', term: 2, vote: null},
+        {t: 'entries', entries: entries(1, 2)},
+      ],
+      false,
+    )
     const term = r.currentTerm
     expect(r.lastLogIndex).to.equal(3) // the no-op of its term
     r.step({type: 'APPEND_ACK', from: 'n2', term, success: true, matchIndex: 2, seq: 0})
@@ -197,9 +224,19 @@ describe('quorum replica protocol rules', () => {
     // APPENDs that go out before the read's heartbeat round (here, resends after failed acks) are
     // acked in turn, but they carry the previous round's number, so they confirm nothing new.
     for (const f of ['n2', 'n3']) {
-      const resend = sent(r.step({type: 'APPEND_ACK', from: f, term, success: false, matchIndex: 0, seq: 0}), 'APPEND')[0]
+      const resend = sent(
+        r.step({type: 'APPEND_ACK', from: f, term, success: false, matchIndex: 0, seq: 0}),
+        'APPEND',
+      )[0]
       expect(resend?.msg.seq, 'a resend before the round').to.equal(0)
-      out = r.step({type: 'APPEND_ACK', from: f, term, success: true, matchIndex: r.lastLogIndex, seq: resend?.msg.seq as number})
+      out = r.step({
+        type: 'APPEND_ACK',
+        from: f,
+        term,
+        success: true,
+        matchIndex: r.lastLogIndex,
+        seq: resend?.msg.seq as number,
+      })
     }
     expect(sent(out, 'READ_INDEX_REPLY')).to.deep.equal([])
     const beats = sent(r.flush(), 'APPEND')
@@ -246,8 +283,19 @@ describe('quorum replica protocol rules', () => {
 
   it('installs a snapshot durably (begin, keys, end in one Output) before acking it', () => {
     const r = replica('n2')
-    const keys: [string, {value: string; version: {term: number; index: number}}][] = [['a', {value: '1', version: {term: 1, index: 7}}]]
-    const out = r.step({type: 'INSTALL_SNAPSHOT', from: 'n5', term: 2, index: 9, snapshotTerm: 1, seq: 0, keys, done: true})
+    const keys: [string, {value: string; version: {term: number; index: number}}][] = [
+      ['a', {value: '1', version: {term: 1, index: 7}}],
+    ]
+    const out = r.step({
+      type: 'INSTALL_SNAPSHOT',
+      from: 'n5',
+      term: 2,
+      index: 9,
+      snapshotTerm: 1,
+      seq: 0,
+      keys,
+      done: true,
+    })
     expect(out.persist.map((p) => p.t)).to.deep.equal(['term', 'install.begin', 'install.keys', 'install.end'])
     expect(sent(out, 'INSTALL_SNAPSHOT_ACK')[0]?.msg).to.deep.include({index: 9, done: true})
     expect(r.applied).to.equal(9)

@@ -12,7 +12,13 @@ import {expect} from 'chai'
 import {LIMITS} from '../../src/core/limits.js'
 import {compareIds, outranks} from '../../src/quorum/bully-rank.js'
 import {answerElection, atLeastAsUpToDate} from '../../src/quorum/election-rules.js'
-import {hasMajority, majorityContactTick, majorityMatchIndex, readQuorum, writeQuorum} from '../../src/quorum/majority.js'
+import {
+  hasMajority,
+  majorityContactTick,
+  majorityMatchIndex,
+  readQuorum,
+  writeQuorum,
+} from '../../src/quorum/majority.js'
 import {decideRead} from '../../src/quorum/read-round.js'
 import {asQuorumPeerMessage} from '../../src/quorum/validate-messages.js'
 
@@ -77,9 +83,26 @@ describe('deciding a read round', () => {
   const v = (index: number, value: string | null = `v${index}`) => ({value, version: {term: 1, index}})
 
   it('takes the highest version among replicas that applied up to the read index, ignoring the rest', () => {
-    expect(decideRead([{from: 'a', appliedIndex: 9, state: v(8)}, {from: 'b', appliedIndex: 12, state: v(11)}, {from: 'c', appliedIndex: 4, state: v(3)}], 9)).to.deep.equal({state: v(11)})
+    expect(
+      decideRead(
+        [
+          {from: 'a', appliedIndex: 9, state: v(8)},
+          {from: 'b', appliedIndex: 12, state: v(11)},
+          {from: 'c', appliedIndex: 4, state: v(3)},
+        ],
+        9,
+      ),
+    ).to.deep.equal({state: v(11)})
     // A lagging replica with a different (older) answer does not count, and cannot win.
-    expect(decideRead([{from: 'a', appliedIndex: 10, state: v(5)}, {from: 'c', appliedIndex: 2, state: null}], 10)).to.deep.equal({state: v(5)})
+    expect(
+      decideRead(
+        [
+          {from: 'a', appliedIndex: 10, state: v(5)},
+          {from: 'c', appliedIndex: 2, state: null},
+        ],
+        10,
+      ),
+    ).to.deep.equal({state: v(5)})
     expect(decideRead([{from: 'a', appliedIndex: 10, state: null}], 10)).to.deep.equal({state: null})
   })
 
@@ -90,7 +113,19 @@ describe('deciding a read round', () => {
 })
 
 describe('quorum wire validation', () => {
-  const append = {type: 'APPEND', from: 'n1', term: 3, prevIndex: 4, prevTerm: 2, leaderCommit: 4, seq: 0, entries: [{term: 3, index: 5, cmd: {key: 'k', value: 'v'}}, {term: 3, index: 6, cmd: null}]}
+  const append = {
+    type: 'APPEND',
+    from: 'n1',
+    term: 3,
+    prevIndex: 4,
+    prevTerm: 2,
+    leaderCommit: 4,
+    seq: 0,
+    entries: [
+      {term: 3, index: 5, cmd: {key: 'k', value: 'v'}},
+      {term: 3, index: 6, cmd: null},
+    ],
+  }
 
   it('accepts well-formed messages of every type', () => {
     const ok = [
@@ -107,8 +142,26 @@ describe('quorum wire validation', () => {
       {type: 'READ_INDEX', from: 'n2', term: 1, rid: 'r'},
       {type: 'READ_INDEX_REPLY', from: 'n5', term: 1, rid: 'r', readIndex: null},
       {type: 'READ_STATE', from: 'n2', term: 1, rid: 'r', round: 1, key: 'k'},
-      {type: 'READ_STATE_REPLY', from: 'n3', term: 1, rid: 'r', round: 1, key: 'k', appliedIndex: 3, state: {value: null, version: {term: 1, index: 2}}},
-      {type: 'INSTALL_SNAPSHOT', from: 'n5', term: 2, index: 9, snapshotTerm: 1, seq: 0, keys: [['k', {value: 'v', version: {term: 1, index: 3}}]], done: true},
+      {
+        type: 'READ_STATE_REPLY',
+        from: 'n3',
+        term: 1,
+        rid: 'r',
+        round: 1,
+        key: 'k',
+        appliedIndex: 3,
+        state: {value: null, version: {term: 1, index: 2}},
+      },
+      {
+        type: 'INSTALL_SNAPSHOT',
+        from: 'n5',
+        term: 2,
+        index: 9,
+        snapshotTerm: 1,
+        seq: 0,
+        keys: [['k', {value: 'v', version: {term: 1, index: 3}}]],
+        done: true,
+      },
       {type: 'INSTALL_SNAPSHOT_ACK', from: 'n2', term: 2, index: 9, seq: -1, done: false},
     ]
     for (const m of ok) expect(asQuorumPeerMessage(m), m.type).to.not.equal(null)
@@ -121,7 +174,13 @@ describe('quorum wire validation', () => {
       {...append, term: 1.5},
       {...append, type: 'APPEND2'},
       {...append, entries: [{term: 3, index: 6, cmd: null}]}, // gap after prevIndex
-      {...append, entries: [{term: 3, index: 5, cmd: null}, {term: 2, index: 6, cmd: null}]}, // falling term
+      {
+        ...append,
+        entries: [
+          {term: 3, index: 5, cmd: null},
+          {term: 2, index: 6, cmd: null},
+        ],
+      }, // falling term
       {...append, entries: [{term: 4, index: 5, cmd: null}]}, // a term after the sender's
       {...append, entries: [{term: 1, index: 5, cmd: null}]}, // older than the entry it follows
       {...append, entries: [{term: 3, index: 5, cmd: {key: '', value: 'v'}}]},
@@ -129,7 +188,16 @@ describe('quorum wire validation', () => {
       {...append, alive: ['n1', 'bad id']},
       {type: 'VOTE', from: 'n2', term: 1, granted: 'yes'},
       {type: 'FORWARD_REPLY', from: 'n5', term: 1, fid: 'f', ok: false, error: {code: 'OOPS', message: 'x'}},
-      {type: 'INSTALL_SNAPSHOT', from: 'n5', term: 2, index: 9, snapshotTerm: 1, seq: 0, keys: [['k', {value: 'v'}]], done: true},
+      {
+        type: 'INSTALL_SNAPSHOT',
+        from: 'n5',
+        term: 2,
+        index: 9,
+        snapshotTerm: 1,
+        seq: 0,
+        keys: [['k', {value: 'v'}]],
+        done: true,
+      },
       {type: 'INSTALL_SNAPSHOT_ACK', from: 'n2', term: 2, index: 9, seq: -2, done: false},
     ]
     for (const m of bad) expect(asQuorumPeerMessage(m), JSON.stringify(m).slice(0, 120)).to.equal(null)

@@ -22,7 +22,9 @@ import {Rng} from '../../src/core/rng.js'
 import {QuorumNet} from './quorum-net.js'
 import {CALM} from '../../src/sim/sim-cluster.js'
 
-const SEEDS = process.env.QUORUM_SEED ? [Number(process.env.QUORUM_SEED)] : Array.from({length: Number(process.env.QUORUM_SEEDS ?? 200)}, (_, i) => i + 1)
+const SEEDS = process.env.QUORUM_SEED
+  ? [Number(process.env.QUORUM_SEED)]
+  : Array.from({length: Number(process.env.QUORUM_SEEDS ?? 200)}, (_, i) => i + 1)
 const WORKLOAD_TICKS = 300
 const KEYS = ['a', 'b', 'c']
 
@@ -76,10 +78,17 @@ function runSeed(seed: number): RunSummary {
   net.heal()
   net.faults = {...CALM, delayTicksMax: 1}
   for (const id of net.ids) net.restart(id)
-  net.runUntil('convergence', () => {
-    const leader = net.servingLeader()
-    return leader !== undefined && net.up().every((r) => r.applied === leader.commit && r.lastLogIndex === leader.lastLogIndex)
-  }, 600)
+  net.runUntil(
+    'convergence',
+    () => {
+      const leader = net.servingLeader()
+      return (
+        leader !== undefined &&
+        net.up().every((r) => r.applied === leader.commit && r.lastLogIndex === leader.lastLogIndex)
+      )
+    },
+    600,
+  )
   net.run(40) // outstanding client requests reach their deadlines
 
   const v = net.checker.violations
@@ -89,7 +98,9 @@ function runSeed(seed: number): RunSummary {
   if (new Set(states).size !== 1) v.push(`seed ${seed}: replicas' applied states differ after convergence`)
 
   // Values are unique per put, so a value committed twice means a write was applied twice.
-  const committedValues = [...net.checker.committed.values()].map((e) => e.cmd?.value).filter((x) => typeof x === 'string')
+  const committedValues = [...net.checker.committed.values()]
+    .map((e) => e.cmd?.value)
+    .filter((x) => typeof x === 'string')
   if (new Set(committedValues).size !== committedValues.length) v.push(`seed ${seed}: a write was committed twice`)
   let acked = 0
   let noQuorum = 0
@@ -100,19 +111,24 @@ function runSeed(seed: number): RunSummary {
       if (!net.lostWithReplica(p.id)) v.push(`seed ${seed}: put ${p.id} never got a reply`)
       continue
     }
-    if ((net.replyCounts.get(p.id) ?? 0) > 1) v.push(`seed ${seed}: put ${p.id} got ${net.replyCounts.get(p.id)} replies`)
+    if ((net.replyCounts.get(p.id) ?? 0) > 1)
+      v.push(`seed ${seed}: put ${p.id} got ${net.replyCounts.get(p.id)} replies`)
     if (reply.ok) {
       acked++
       const version = (reply.result as PutResultQuorum).version
       const e = net.checker.committed.get(version.index)
       if (!e || e.term !== version.term || e.cmd?.key !== p.key || e.cmd.value !== p.value) {
-        v.push(`seed ${seed}: put ${p.id} was acknowledged at ${JSON.stringify(version)} but the committed entry there is ${JSON.stringify(e)}`)
+        v.push(
+          `seed ${seed}: put ${p.id} was acknowledged at ${JSON.stringify(version)} but the committed entry there is ${JSON.stringify(e)}`,
+        )
       }
       ackedPuts.push({key: p.key, index: version.index, repliedAt: net.repliedAt.get(p.id) as number})
     } else if (reply.error.code === 'NO_QUORUM') {
       noQuorum++
-      if (p.value !== null && net.checker.everWritten.has(p.value)) v.push(`seed ${seed}: put ${p.id} got NO_QUORUM but ${p.value} reached a disk`)
-    } else if (reply.error.code !== 'TIMEOUT' && reply.error.code !== 'UNAVAILABLE') v.push(`seed ${seed}: put ${p.id} failed with ${reply.error.code}`)
+      if (p.value !== null && net.checker.everWritten.has(p.value))
+        v.push(`seed ${seed}: put ${p.id} got NO_QUORUM but ${p.value} reached a disk`)
+    } else if (reply.error.code !== 'TIMEOUT' && reply.error.code !== 'UNAVAILABLE')
+      v.push(`seed ${seed}: put ${p.id} failed with ${reply.error.code}`)
   }
   for (const r of reads) {
     const reply = net.reply(r.id)
@@ -120,7 +136,8 @@ function runSeed(seed: number): RunSummary {
       if (!net.lostWithReplica(r.id)) v.push(`seed ${seed}: read ${r.id} never got a reply`)
       continue
     }
-    if ((net.replyCounts.get(r.id) ?? 0) > 1) v.push(`seed ${seed}: read ${r.id} got ${net.replyCounts.get(r.id)} replies`)
+    if ((net.replyCounts.get(r.id) ?? 0) > 1)
+      v.push(`seed ${seed}: read ${r.id} got ${net.replyCounts.get(r.id)} replies`)
     if (!reply.ok) continue
     const result = reply.result as ReadResult
     const context = /^q1\.(\d+)\.(\d+)$/.exec(result.context)
@@ -128,12 +145,17 @@ function runSeed(seed: number): RunSummary {
     if (index > 0) {
       const e = net.checker.committed.get(index)
       const value = result.found ? result.values[0]?.value : null
-      if (!e || e.cmd?.key !== r.key || e.cmd.value !== value) v.push(`seed ${seed}: read ${r.id} returned ${JSON.stringify(result)} but the committed entry at ${index} is ${JSON.stringify(e)}`)
+      if (!e || e.cmd?.key !== r.key || e.cmd.value !== value)
+        v.push(
+          `seed ${seed}: read ${r.id} returned ${JSON.stringify(result)} but the committed entry at ${index} is ${JSON.stringify(e)}`,
+        )
     }
     const issued = net.issuedAt.get(r.id) as number
     for (const w of ackedPuts) {
       if (w.key === r.key && w.repliedAt < issued && w.index > index) {
-        v.push(`seed ${seed}: read ${r.id} of ${r.key} returned version index ${index}, older than write ${w.index} acknowledged before it began`)
+        v.push(
+          `seed ${seed}: read ${r.id} of ${r.key} returned version index ${index}, older than write ${w.index} acknowledged before it began`,
+        )
       }
     }
   }

@@ -56,7 +56,10 @@ describe('quorum replica scenarios', () => {
     for (let seed = 1; seed <= seeds; seed++) {
       const net = new QuorumNet(seed)
       const leader = elect(net)
-      expect(net.leaders().map((r) => r.id), `seed ${seed}`).to.deep.equal([leader.id])
+      expect(
+        net.leaders().map((r) => r.id),
+        `seed ${seed}`,
+      ).to.deep.equal([leader.id])
       if (leader.id === 'n5') highest++
       // Everyone learns it from the heartbeats.
       net.run(TEST_TIMING.heartbeatTicks + 1)
@@ -76,7 +79,13 @@ describe('quorum replica scenarios', () => {
     expect(put.version.term).to.equal(leader.currentTerm)
     for (const id of net.ids) {
       const read = readAt(net, id, 'color')
-      expect(read).to.deep.include({key: 'color', node: id, found: true, conflict: false, values: [{value: 'blue', version: put.version}]})
+      expect(read).to.deep.include({
+        key: 'color',
+        node: id,
+        found: true,
+        conflict: false,
+        values: [{value: 'blue', version: put.version}],
+      })
       expect(read.context).to.equal(`q1.${put.version.term}.${put.version.index}`)
       expect(read.replicas?.wanted).to.equal(3) // NR = N - NW + 1
     }
@@ -115,9 +124,13 @@ describe('quorum replica scenarios', () => {
       net.run(4 * TEST_TIMING.heartbeatTicks)
       for (const id of net.ids) {
         const read = readAt(net, id, 'k')
-        expect(read.values.map((v) => v.value), id).to.deep.equal(['before'])
+        expect(
+          read.values.map((v) => v.value),
+          id,
+        ).to.deep.equal(['before'])
       }
-      for (const id of alive) expect(net.checker.everWritten.has(`refused-${id}`), 'a refused value reached a disk').to.equal(false)
+      for (const id of alive)
+        expect(net.checker.everWritten.has(`refused-${id}`), 'a refused value reached a disk').to.equal(false)
       expectSafe(net)
     })
   }
@@ -137,7 +150,10 @@ describe('quorum replica scenarios', () => {
       expect(second.leader).to.equal(leader.id)
       net.restart(old.id)
       net.run(3 * E)
-      expect(net.leaders().map((r) => r.id), `seed ${seed}`).to.deep.equal([leader.id])
+      expect(
+        net.leaders().map((r) => r.id),
+        `seed ${seed}`,
+      ).to.deep.equal([leader.id])
       expect(net.replica(old.id).knownLeader).to.equal(leader.id)
       expect(readAt(net, old.id, 'k').values[0]?.value).to.equal('two')
       expectSafe(net)
@@ -167,7 +183,10 @@ describe('quorum replica scenarios', () => {
     net.run(3 * E)
     expect(net.leaders().map((r) => r.id)).to.deep.equal([leader])
     for (const r of net.up()) {
-      const values = Array.from({length: r.lastLogIndex - r.logBase}, (_, i) => r.entryAt(r.logBase + 1 + i)?.cmd?.value)
+      const values = Array.from(
+        {length: r.lastLogIndex - r.logBase},
+        (_, i) => r.entryAt(r.logBase + 1 + i)?.cmd?.value,
+      )
       expect(values, r.id).to.not.include('minority-1')
       expect(values, r.id).to.not.include('minority-2')
       expect(readAt(net, r.id, 'k').values[0]?.value).to.equal('majority')
@@ -221,7 +240,11 @@ describe('quorum replica scenarios', () => {
     expect(['NO_QUORUM', 'TIMEOUT']).to.include(errorCode(reply))
     net.heal()
     // Its higher term from the elections it ran alone costs one election once it is back.
-    net.runUntil('the cut-off replica to follow a leader', () => net.replica(cut).knownLeader !== null && net.servingLeader() !== undefined, ELECTION_TICKS_MAX)
+    net.runUntil(
+      'the cut-off replica to follow a leader',
+      () => net.replica(cut).knownLeader !== null && net.servingLeader() !== undefined,
+      ELECTION_TICKS_MAX,
+    )
     expect(readAt(net, cut, 'k').values[0]?.value).to.equal('new')
     expectSafe(net)
   })

@@ -160,7 +160,10 @@ describe('RecordLog', () => {
       await opened.log.close()
       const again = await openRepaired<Rec>(path)
       expect(again.records, `reopen after cut at ${cut}`).to.deep.equal([...good, rec(9)])
-      expect(again.decoded.frames.map((f) => f.seq), `reopen after cut at ${cut}`).to.deep.equal([1, 2, 3, 4])
+      expect(
+        again.decoded.frames.map((f) => f.seq),
+        `reopen after cut at ${cut}`,
+      ).to.deep.equal([1, 2, 3, 4])
       expect(again.warnings).to.deep.equal([])
       expect(again.loss).to.equal(null)
       await again.log.close()
@@ -338,31 +341,27 @@ describe('RecordLog', () => {
     const seed = 20240611
     await writeLog([]) // creates the directory
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.jsonValue(), {maxLength: 8}),
-        fc.nat(),
-        async (values, cutSeed) => {
-          const normalised = values.map((v) => JSON.parse(JSON.stringify(v)) as unknown)
-          const frames = normalised.map((v, i) => frameOf(i + 1, v))
-          const whole = Buffer.concat(frames)
-          const cut = whole.length === 0 ? 0 : cutSeed % (whole.length + 1)
-          await writeFile(path, whole.subarray(0, cut))
-          const {log, records, warnings, loss} = await openRepaired<unknown>(path)
-          await log.close()
-          let kept = 0
-          let end = 0
-          for (const frame of frames) {
-            if (end + frame.length > cut) break
-            end += frame.length
-            kept++
-          }
-          expect(records).to.deep.equal(normalised.slice(0, kept))
-          expect(loss).to.equal(null)
-          expect(warnings).to.have.length(cut === end ? 0 : 1)
-          expect((await stat(path)).size).to.equal(end)
-          expect(log.lastSeq).to.equal(kept)
-        },
-      ),
+      fc.asyncProperty(fc.array(fc.jsonValue(), {maxLength: 8}), fc.nat(), async (values, cutSeed) => {
+        const normalised = values.map((v) => JSON.parse(JSON.stringify(v)) as unknown)
+        const frames = normalised.map((v, i) => frameOf(i + 1, v))
+        const whole = Buffer.concat(frames)
+        const cut = whole.length === 0 ? 0 : cutSeed % (whole.length + 1)
+        await writeFile(path, whole.subarray(0, cut))
+        const {log, records, warnings, loss} = await openRepaired<unknown>(path)
+        await log.close()
+        let kept = 0
+        let end = 0
+        for (const frame of frames) {
+          if (end + frame.length > cut) break
+          end += frame.length
+          kept++
+        }
+        expect(records).to.deep.equal(normalised.slice(0, kept))
+        expect(loss).to.equal(null)
+        expect(warnings).to.have.length(cut === end ? 0 : 1)
+        expect((await stat(path)).size).to.equal(end)
+        expect(log.lastSeq).to.equal(kept)
+      }),
       {seed, numRuns: 100},
     )
   })

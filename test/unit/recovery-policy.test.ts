@@ -118,7 +118,10 @@ describe('recovery policy', () => {
         warnings: [],
         facts: {loss: null, empty: false},
       })
-      expect(decodeFrames(await readFile(logPath)).frames.map((f) => f.seq), label).to.deep.equal([3, 4, 5, 6])
+      expect(
+        decodeFrames(await readFile(logPath)).frames.map((f) => f.seq),
+        label,
+      ).to.deep.equal([3, 4, 5, 6])
       await again.store.close()
     }
 
@@ -207,7 +210,12 @@ describe('recovery policy', () => {
       await second.store.close()
 
       const third = await openStore()
-      expect(third.recovered).to.deep.equal({snapshot: null, records: [1, 9], warnings: [], facts: {loss: null, empty: false}})
+      expect(third.recovered).to.deep.equal({
+        snapshot: null,
+        records: [1, 9],
+        warnings: [],
+        facts: {loss: null, empty: false},
+      })
       expect(await readdir(dir)).to.not.include('RECOVERING')
     })
   })
@@ -248,7 +256,9 @@ describe('recovery policy', () => {
     expect(recovered.records).to.deep.equal([3, 4])
     expect(recovered.facts.empty).to.equal(false)
     expect(recovered.facts.loss?.file).to.equal(snapshotPath)
-    expect(recovered.facts.loss?.what).to.include('snapshot is missing but the log starts at record 3').and.include('1..2')
+    expect(recovered.facts.loss?.what)
+      .to.include('snapshot is missing but the log starts at record 3')
+      .and.include('1..2')
     expect(await exists(markerPath)).to.equal(true)
   })
 
@@ -267,7 +277,9 @@ describe('recovery policy', () => {
     expect(recovered.snapshot).to.deep.equal({applied: [1, 2]})
     expect(recovered.records).to.deep.equal([5, 6])
     expect(recovered.facts.loss?.file).to.equal(logPath)
-    expect(recovered.facts.loss?.what).to.include('the log starts at record 5 but the snapshot ends at record 2').and.include('3..4')
+    expect(recovered.facts.loss?.what)
+      .to.include('the log starts at record 5 but the snapshot ends at record 2')
+      .and.include('3..4')
     expect(await exists(markerPath)).to.equal(true)
   })
 
@@ -367,7 +379,9 @@ describe('recovery policy', () => {
     })
 
     it('a torn tail: cut at goodBytes, one warning, records kept', () => {
-      const p = plan({log: {...logOf(1, 2), bad: {offset: 100, reason: 'torn payload: 3 of 9 bytes', goodFrameAfter: false}}})
+      const p = plan({
+        log: {...logOf(1, 2), bad: {offset: 100, reason: 'torn payload: 3 of 9 bytes', goodFrameAfter: false}},
+      })
       expect(p.truncateLog).to.deep.equal({bytes: 100, records: p.records.length})
       expect(p.records).to.deep.equal([10, 20])
       expect(p.nextSeq).to.equal(3)
@@ -407,7 +421,9 @@ describe('recovery policy', () => {
         marker: 'earlier\n',
       })
       expect(p.facts.loss?.file).to.equal('log.bin')
-      expect(p.facts.loss?.what).to.include('log.bin: a damaged frame').and.include('snapshot.json: the snapshot is unreadable')
+      expect(p.facts.loss?.what)
+        .to.include('log.bin: a damaged frame')
+        .and.include('snapshot.json: the snapshot is unreadable')
       expect(p.facts.loss?.what).to.include('RECOVERING: an earlier start')
       expect(p.facts.empty).to.equal(false)
       expect(p.warnings).to.deep.equal([])

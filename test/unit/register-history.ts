@@ -40,7 +40,15 @@ export function linearizableHistory(rng: Rng, o: GenOptions): DraftOp[] {
     clientFreeAt[c] = invoke + latency
     const roll = rng.next()
     const kind: OpKind = roll < 0.4 ? 'put' : roll < 0.4 + (o.deleteShare ?? 0.1) ? 'delete' : 'read'
-    const op: DraftOp = {id, client: `c${c}`, kind, key: `k${rng.int(o.keys)}`, invoke, complete: invoke + latency, status: 'ok'}
+    const op: DraftOp = {
+      id,
+      client: `c${c}`,
+      kind,
+      key: `k${rng.int(o.keys)}`,
+      invoke,
+      complete: invoke + latency,
+      status: 'ok',
+    }
     if (kind === 'put') op.value = `v${id}`
     if (kind === 'delete') op.value = null
     let at: number | null = invoke + rng.next() * latency

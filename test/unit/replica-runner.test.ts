@@ -117,7 +117,9 @@ function world(opts: {allowFaults?: boolean; snapshotEveryRecords?: number; hint
     transport: {send: (to, payload) => sent.push({to, msg: JSON.parse(payload) as Record<string, unknown>})},
     disk,
     bursts: {afterBurst: (fn) => bursts.push(fn)},
-    hints: opts.hints ? {add: (peer) => hints.push(`add ${peer}`), peerAlive: (id, alive) => hints.push(`${id} ${alive}`)} : undefined,
+    hints: opts.hints
+      ? {add: (peer) => hints.push(`add ${peer}`), peerAlive: (id, alive) => hints.push(`${id} ${alive}`)}
+      : undefined,
     log: (_level, text) => logs.push(text),
     tickMs: 100,
     allowFaults: opts.allowFaults ?? true,
@@ -136,7 +138,11 @@ const peer = (type: string, from = 'n2', extra: object = {}) => JSON.stringify({
 describe('replica runner', () => {
   it('sends nothing of an Output before its records are durable, and keeps Outputs in order', () => {
     const w = world()
-    w.core.next = [output(['r1'], [toN2({type: 'a'})]), output([], [toN2({type: 'b'})]), output(['r2', 'r3'], [toN2({type: 'c'})])]
+    w.core.next = [
+      output(['r1'], [toN2({type: 'a'})]),
+      output([], [toN2({type: 'b'})]),
+      output(['r2', 'r3'], [toN2({type: 'c'})]),
+    ]
     w.runner.onRaw(peer('x'))
     expect(w.disk.ops).to.deep.equal(['append r1'])
     w.runner.onRaw(peer('y')) // no records, but behind the append in flight
@@ -183,7 +189,14 @@ describe('replica runner', () => {
 
   it('drops and counts what fails validation, before the core sees it', () => {
     const w = world()
-    for (const raw of ['not json', '[]', '{"no":"type"}', JSON.stringify({type: 'x'}), JSON.stringify({type: 'client.put', id: 'q'}), 'x'.repeat(9 * 1024 * 1024)]) {
+    for (const raw of [
+      'not json',
+      '[]',
+      '{"no":"type"}',
+      JSON.stringify({type: 'x'}),
+      JSON.stringify({type: 'client.put', id: 'q'}),
+      'x'.repeat(9 * 1024 * 1024),
+    ]) {
       expect(w.runner.onRaw(raw), raw.slice(0, 30)).to.equal('invalid')
     }
     expect(w.runner.droppedCount).to.equal(6)
@@ -194,7 +207,9 @@ describe('replica runner', () => {
 
   it('obeys kv fault: drops a cut-off peer both ways, reports it in client.status, and heals', () => {
     const w = world()
-    expect(w.runner.onRaw(JSON.stringify({type: 'fault', id: 'f1', replyTo: 'r.f', partition: [['n1'], ['n2', 'n3']]}))).to.equal('fault')
+    expect(
+      w.runner.onRaw(JSON.stringify({type: 'fault', id: 'f1', replyTo: 'r.f', partition: [['n1'], ['n2', 'n3']]})),
+    ).to.equal('fault')
     expect(w.sent.pop()?.msg).to.deep.include({id: 'f1', ok: true})
     expect(w.runner.onRaw(peer('x', 'n2'))).to.equal('partitioned')
     w.core.next = [output([], [toN2({type: 'to-n2'}), {to: {kind: 'node', id: 'n4'}, msg: {type: 'to-n4'}}])]
@@ -236,7 +251,16 @@ describe('replica runner', () => {
 
   it('passes hint and peer effects to the hint sink, after the records are durable', () => {
     const w = world({hints: true})
-    w.core.next = [output(['r1'], [], [{kind: 'peer', id: 'n2', alive: true}, {kind: 'hint', peer: 'n2', msg: {}}])]
+    w.core.next = [
+      output(
+        ['r1'],
+        [],
+        [
+          {kind: 'peer', id: 'n2', alive: true},
+          {kind: 'hint', peer: 'n2', msg: {}},
+        ],
+      ),
+    ]
     w.runner.onRaw(peer('x'))
     expect(w.hints).to.deep.equal([])
     w.disk.completeOne()
@@ -283,7 +307,10 @@ describe('replica runner', () => {
     w.runner.finish(() => (finished = true))
     expect(w.disk.ops).to.deep.equal(['append r1'])
     w.disk.completeOne()
-    expect(w.sent.map((s) => s.msg.type), 'what was waiting still goes out').to.deep.equal(['a'])
+    expect(
+      w.sent.map((s) => s.msg.type),
+      'what was waiting still goes out',
+    ).to.deep.equal(['a'])
     expect(w.disk.ops).to.deep.equal(['append r1', 'compact state after 1 steps'])
     expect(finished).to.equal(false)
     w.disk.completeOne()

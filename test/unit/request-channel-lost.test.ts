@@ -27,7 +27,8 @@ function stalledBroker(): {broker: ClientBroker; lose(): void; failPublish(): vo
   return {
     broker,
     lose: () => lost?.(new KvError('REDIS_UNAVAILABLE', 'lost the broker')),
-    failPublish: () => pending.splice(0).forEach((reject) => reject(new KvError('REDIS_UNAVAILABLE', 'Connection is closed'))),
+    failPublish: () =>
+      pending.splice(0).forEach((reject) => reject(new KvError('REDIS_UNAVAILABLE', 'Connection is closed'))),
   }
 }
 
@@ -54,8 +55,14 @@ describe('RequestChannel when the broker is lost mid-publish', () => {
       const channel = new RequestChannel(fake.broker, 'reply')
       let outcome: unknown
       const unhandled = await withoutUnhandledRejections(async () => {
-        const call = which === 'send' ? channel.send('inbox', {id: 'a'}, 1000) : channel.collect('control', {id: 'b'}, (n) => n, 1000)
-        const settled = call.then(() => 'resolved', (e: unknown) => e)
+        const call =
+          which === 'send'
+            ? channel.send('inbox', {id: 'a'}, 1000)
+            : channel.collect('control', {id: 'b'}, (n) => n, 1000)
+        const settled = call.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        )
         fake.lose()
         await new Promise((r) => setTimeout(r, 5))
         fake.failPublish()

@@ -31,9 +31,7 @@ const IDS = ['n1', 'n2', 'n3', 'n4'] as const
 const RUNS = {numRuns: 200}
 
 type Read = null | {replica: number; back: number}
-type Cmd =
-  | {kind: 'write'; at: number; value: string | null; read: Read}
-  | {kind: 'sync'; from: number; to: number}
+type Cmd = {kind: 'write'; at: number; value: string | null; read: Read} | {kind: 'sync'; from: number; to: number}
 
 const replicaArb = fc.nat(IDS.length - 1)
 const valueArb = fc.option(fc.constantFrom('a', 'b', 'c'), {nil: null, freq: 5})
@@ -97,86 +95,120 @@ function expectWellFormed(s: Siblings): void {
 
 describe('siblings: merge is a join on honest states', () => {
   it('is commutative', () => {
-    fc.assert(fc.property(statesArb(2), ([a, b]) => {
-      expect(canonicalSiblings(mergeSiblings(a!, b!))).to.equal(canonicalSiblings(mergeSiblings(b!, a!)))
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(2), ([a, b]) => {
+        expect(canonicalSiblings(mergeSiblings(a!, b!))).to.equal(canonicalSiblings(mergeSiblings(b!, a!)))
+      }),
+      RUNS,
+    )
   })
 
   it('is associative', () => {
-    fc.assert(fc.property(statesArb(3), ([a, b, c]) => {
-      const left = mergeSiblings(mergeSiblings(a!, b!), c!)
-      const right = mergeSiblings(a!, mergeSiblings(b!, c!))
-      expect(canonicalSiblings(left)).to.equal(canonicalSiblings(right))
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(3), ([a, b, c]) => {
+        const left = mergeSiblings(mergeSiblings(a!, b!), c!)
+        const right = mergeSiblings(a!, mergeSiblings(b!, c!))
+        expect(canonicalSiblings(left)).to.equal(canonicalSiblings(right))
+      }),
+      RUNS,
+    )
   })
 
   it('is idempotent, and merging with [] changes nothing', () => {
-    fc.assert(fc.property(statesArb(2), ([a, b]) => {
-      expect(sameSiblings(mergeSiblings(a!, a!), a!)).to.equal(true)
-      expect(sameSiblings(mergeSiblings(a!, []), a!)).to.equal(true)
-      const ab = mergeSiblings(a!, b!)
-      expect(sameSiblings(mergeSiblings(ab, b!), ab)).to.equal(true)
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(2), ([a, b]) => {
+        expect(sameSiblings(mergeSiblings(a!, a!), a!)).to.equal(true)
+        expect(sameSiblings(mergeSiblings(a!, []), a!)).to.equal(true)
+        const ab = mergeSiblings(a!, b!)
+        expect(sameSiblings(mergeSiblings(ab, b!), ab)).to.equal(true)
+      }),
+      RUNS,
+    )
   })
 
   it('returns sorted, pairwise-concurrent, valid sibling sets', () => {
-    fc.assert(fc.property(statesArb(2), ([a, b]) => {
-      expectWellFormed(a!)
-      expectWellFormed(mergeSiblings(a!, b!))
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(2), ([a, b]) => {
+        expectWellFormed(a!)
+        expectWellFormed(mergeSiblings(a!, b!))
+      }),
+      RUNS,
+    )
   })
 
   it('canonicalises an unsorted, JSON-parsed state accepted by isValidSiblings', () => {
-    fc.assert(fc.property(statesArb(1), fc.nat(), ([a], seed) => {
-      const wire = JSON.parse(JSON.stringify(a)) as Version[]
-      const rotated = [...wire.slice(seed % (wire.length || 1)), ...wire.slice(0, seed % (wire.length || 1))].reverse()
-      expect(isValidSiblings(rotated)).to.equal(true)
-      const back = mergeSiblings(rotated, [])
-      expect(canonicalSiblings(back)).to.equal(canonicalSiblings(a!))
-      expect(JSON.stringify(back)).to.equal(JSON.stringify(a))
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(1), fc.nat(), ([a], seed) => {
+        const wire = JSON.parse(JSON.stringify(a)) as Version[]
+        const rotated = [
+          ...wire.slice(seed % (wire.length || 1)),
+          ...wire.slice(0, seed % (wire.length || 1)),
+        ].reverse()
+        expect(isValidSiblings(rotated)).to.equal(true)
+        const back = mergeSiblings(rotated, [])
+        expect(canonicalSiblings(back)).to.equal(canonicalSiblings(a!))
+        expect(JSON.stringify(back)).to.equal(JSON.stringify(a))
+      }),
+      RUNS,
+    )
   })
 })
 
 describe('siblings: writes', () => {
   it('without a context supersede every local sibling', () => {
-    fc.assert(fc.property(statesArb(1), replicaArb, valueArb, ([local], at, value) => {
-      const {siblings, version} = writeVersion(local!, IDS[at]!, value, undefined)
-      expect(siblings).to.have.length(1)
-      expect(siblings[0]).to.deep.equal(version)
-      for (const old of local!) expect(supersedes(version, old)).to.equal(true)
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(1), replicaArb, valueArb, ([local], at, value) => {
+        const {siblings, version} = writeVersion(local!, IDS[at]!, value, undefined)
+        expect(siblings).to.have.length(1)
+        expect(siblings[0]).to.deep.equal(version)
+        for (const old of local!) expect(supersedes(version, old)).to.equal(true)
+      }),
+      RUNS,
+    )
   })
 
   it('with the context of a read of the same state resolve a conflict to one version', () => {
-    fc.assert(fc.property(statesArb(1), replicaArb, ([local], at) => {
-      const {siblings} = writeVersion(local!, IDS[at]!, 'resolved', contextOf(local!))
-      expect(siblings.map((v) => v.value)).to.deep.equal(['resolved'])
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(1), replicaArb, ([local], at) => {
+        const {siblings} = writeVersion(local!, IDS[at]!, 'resolved', contextOf(local!))
+        expect(siblings.map((v) => v.value)).to.deep.equal(['resolved'])
+      }),
+      RUNS,
+    )
   })
 
   it('with a stale context supersede exactly the covered siblings; the rest survive', () => {
-    fc.assert(fc.property(statesArb(2), replicaArb, ([local, readFrom], at) => {
-      const ctx = contextOf(readFrom!)
-      const {siblings, version} = writeVersion(local!, IDS[at]!, 'x', ctx)
-      const survivors = local!.filter((v) => !covers(ctx, v.dot))
-      expect(siblings.map(dotKey).sort()).to.deep.equal([...survivors, version].map(dotKey).sort())
-      expect(version.ctx).to.deep.equal(ctx)
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(2), replicaArb, ([local, readFrom], at) => {
+        const ctx = contextOf(readFrom!)
+        const {siblings, version} = writeVersion(local!, IDS[at]!, 'x', ctx)
+        const survivors = local!.filter((v) => !covers(ctx, v.dot))
+        expect(siblings.map(dotKey).sort()).to.deep.equal([...survivors, version].map(dotKey).sort())
+        expect(version.ctx).to.deep.equal(ctx)
+      }),
+      RUNS,
+    )
   })
 
   it('raise the coordinator entry by exactly one and leave the others as the context had them', () => {
-    const ctxArb = fc.option(statesArb(1).map(([s]) => contextOf(s!)), {nil: undefined})
-    fc.assert(fc.property(statesArb(1), replicaArb, ctxArb, ([local], at, context) => {
-      const id = IDS[at]!
-      const seen = contextOf(local!)
-      const before = Math.max(clockGet(seen, id), context === undefined ? 0 : clockGet(context, id))
-      const {version} = writeVersion(local!, id, 'v', context)
-      expect(version.dot).to.deep.equal({node: id, counter: before + 1})
-      const shown = versionClock(version)
-      const base = context ?? seen
-      for (const other of IDS) expect(clockGet(shown, other)).to.equal(other === id ? before + 1 : clockGet(base, other))
-    }), RUNS)
+    const ctxArb = fc.option(
+      statesArb(1).map(([s]) => contextOf(s!)),
+      {nil: undefined},
+    )
+    fc.assert(
+      fc.property(statesArb(1), replicaArb, ctxArb, ([local], at, context) => {
+        const id = IDS[at]!
+        const seen = contextOf(local!)
+        const before = Math.max(clockGet(seen, id), context === undefined ? 0 : clockGet(context, id))
+        const {version} = writeVersion(local!, id, 'v', context)
+        expect(version.dot).to.deep.equal({node: id, counter: before + 1})
+        const shown = versionClock(version)
+        const base = context ?? seen
+        for (const other of IDS)
+          expect(clockGet(shown, other)).to.equal(other === id ? before + 1 : clockGet(base, other))
+      }),
+      RUNS,
+    )
   })
 
   it('after a concurrent write at two replicas keep two siblings, and a put with the read context joins them', () => {
@@ -193,16 +225,19 @@ describe('siblings: writes', () => {
 
 describe('siblings: no sibling explosion', () => {
   it('the merged end state holds exactly the writes no other write supersedes', () => {
-    fc.assert(fc.property(historyArb, (cmds) => {
-      const run = play(cmds)
-      const dots = run.writes.map(dotKey)
-      expect(new Set(dots).size, 'dots are never reused').to.equal(dots.length)
-      const end = run.states.reduce<Siblings>((acc, s) => mergeSiblings(acc, s), [])
-      const alive = run.writes.filter((w) => !run.writes.some((o) => supersedes(o, w)))
-      expect(end).to.have.length(alive.length)
-      expect(end.map(dotKey).sort()).to.deep.equal(alive.map(dotKey).sort())
-      expectWellFormed(end)
-    }), RUNS)
+    fc.assert(
+      fc.property(historyArb, (cmds) => {
+        const run = play(cmds)
+        const dots = run.writes.map(dotKey)
+        expect(new Set(dots).size, 'dots are never reused').to.equal(dots.length)
+        const end = run.states.reduce<Siblings>((acc, s) => mergeSiblings(acc, s), [])
+        const alive = run.writes.filter((w) => !run.writes.some((o) => supersedes(o, w)))
+        expect(end).to.have.length(alive.length)
+        expect(end.map(dotKey).sort()).to.deep.equal(alive.map(dotKey).sort())
+        expectWellFormed(end)
+      }),
+      RUNS,
+    )
   })
 })
 
@@ -251,9 +286,12 @@ describe('siblings: isValidSiblings refuses untrusted garbage', () => {
   it('accepts every honest state, empty and JSON round-tripped', () => {
     expect(isValidSiblings([])).to.equal(true)
     expect(isValidSiblings(many(SIBLINGS_WIRE_MAX))).to.equal(true)
-    fc.assert(fc.property(statesArb(1), ([s]) => {
-      expect(isValidSiblings(JSON.parse(JSON.stringify(s)))).to.equal(true)
-    }), RUNS)
+    fc.assert(
+      fc.property(statesArb(1), ([s]) => {
+        expect(isValidSiblings(JSON.parse(JSON.stringify(s)))).to.equal(true)
+      }),
+      RUNS,
+    )
   })
 
   const bad: Array<[string, unknown]> = [
@@ -286,8 +324,20 @@ describe('siblings: isValidSiblings refuses untrusted garbage', () => {
     ['a ctx ahead of its own dot', [{dot: {node: 'n1', counter: 2}, ctx: {n1: 7}, value: 'v'}]],
     ['duplicate dots', [ok, {...ok, value: 'other'}]],
     ['a superseded sibling', [ok, {dot: {node: 'n2', counter: 1}, ctx: {n1: 1}, value: 'w'}]],
-    ['a getter for value', [Object.defineProperty({dot: ok.dot, ctx: {}}, 'value', {get: () => 'v', enumerable: true})]],
-    ['a class instance element', [new (class { dot = ok.dot; ctx = {}; value = 'v' })()]],
+    [
+      'a getter for value',
+      [Object.defineProperty({dot: ok.dot, ctx: {}}, 'value', {get: () => 'v', enumerable: true})],
+    ],
+    [
+      'a class instance element',
+      [
+        new (class {
+          dot = ok.dot
+          ctx = {}
+          value = 'v'
+        })(),
+      ],
+    ],
   ]
   for (const [what, x] of bad) {
     it(`refuses ${what}`, () => {

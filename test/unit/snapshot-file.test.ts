@@ -13,7 +13,13 @@ import {access, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promise
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
-import {decodeSnapshot, encodeSnapshot, readSnapshot, SNAPSHOT_FORMAT, writeSnapshot} from '../../src/storage/snapshot-file.js'
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  readSnapshot,
+  SNAPSHOT_FORMAT,
+  writeSnapshot,
+} from '../../src/storage/snapshot-file.js'
 
 describe('snapshot file', () => {
   let dir: string
@@ -88,10 +94,22 @@ describe('snapshot file', () => {
     ['a torn header', (b) => b.subarray(0, 10), 'no header line'],
     ['an empty file', () => Buffer.alloc(0), 'empty'],
     ['a header that is not JSON', (b) => flip(b, 0), 'header is not JSON'],
-    ['a header missing crc32', (b) => withHeader(b, (h) => ({format: h.format, length: h.length, lastSeq: h.lastSeq})), 'header is not'],
-    ['a header missing lastSeq (a format-1 file)', (b) => withHeader(b, (h) => ({format: 1, crc32: h.crc32, length: h.length})), 'header is not'],
+    [
+      'a header missing crc32',
+      (b) => withHeader(b, (h) => ({format: h.format, length: h.length, lastSeq: h.lastSeq})),
+      'header is not',
+    ],
+    [
+      'a header missing lastSeq (a format-1 file)',
+      (b) => withHeader(b, (h) => ({format: 1, crc32: h.crc32, length: h.length})),
+      'header is not',
+    ],
     ['a negative lastSeq', (b) => withHeader(b, (h) => ({...h, lastSeq: -1})), 'header is not'],
-    ['a changed lastSeq (it would skip log records silently)', (b) => withHeader(b, (h) => ({...h, lastSeq: 6})), 'CRC32 mismatch'],
+    [
+      'a changed lastSeq (it would skip log records silently)',
+      (b) => withHeader(b, (h) => ({...h, lastSeq: 6})),
+      'CRC32 mismatch',
+    ],
     ['an unknown format', (b) => withHeader(b, (h) => ({...h, format: 3})), 'unknown format 3'],
     ['a valid CRC over a non-JSON body', () => handMade(Buffer.from('{"keys":')), 'not valid JSON'],
     ['plain JSON without a header', () => Buffer.from(JSON.stringify(state)), 'no header line'],
@@ -112,7 +130,10 @@ describe('snapshot file', () => {
     // Guards the table above: each case fails only because of its own damage.
     await writeSnapshot(path, state, 5)
     const bytes = Buffer.from(await readFile(path))
-    await writeFile(path, withHeader(bytes, (h) => h))
+    await writeFile(
+      path,
+      withHeader(bytes, (h) => h),
+    )
     expect(await readSnapshot(path)).to.deep.equal({kind: 'ok', state, lastSeq: 5})
     expect(decodeSnapshot(bytes)).to.deep.equal({kind: 'ok', state, lastSeq: 5})
     await access(path)
@@ -132,5 +153,8 @@ function withHeader(b: Buffer, edit: (h: Record<string, number>) => object): Buf
 }
 
 function handMade(body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(JSON.stringify({format: 2, crc32: crc32(body, crc32('0\n')), length: body.length, lastSeq: 0}) + '\n'), body])
+  return Buffer.concat([
+    Buffer.from(JSON.stringify({format: 2, crc32: crc32(body, crc32('0\n')), length: body.length, lastSeq: 0}) + '\n'),
+    body,
+  ])
 }

@@ -28,9 +28,16 @@ const RUNS = {numRuns: 200}
 /** Clocks over n1..n4 with counters 0..4 (zeros dropped, as stored clocks have none). */
 const clockArb: fc.Arbitrary<Clock> = fc
   .tuple(fc.nat(4), fc.nat(4), fc.nat(4), fc.nat(4))
-  .map((ns) => Object.fromEntries(IDS.map((id, i): [string, number] => [id, ns[i] as number]).filter(([, n]) => n !== 0)))
+  .map((ns) =>
+    Object.fromEntries(IDS.map((id, i): [string, number] => [id, ns[i] as number]).filter(([, n]) => n !== 0)),
+  )
 
-const mirror: Record<ClockOrder, ClockOrder> = {before: 'after', after: 'before', equal: 'equal', concurrent: 'concurrent'}
+const mirror: Record<ClockOrder, ClockOrder> = {
+  before: 'after',
+  after: 'before',
+  equal: 'equal',
+  concurrent: 'concurrent',
+}
 
 function isCanonical(c: Clock): boolean {
   const keys = Object.keys(c)
@@ -40,42 +47,57 @@ function isCanonical(c: Clock): boolean {
 
 describe('vector-clock: merge is a join', () => {
   it('is commutative', () => {
-    fc.assert(fc.property(clockArb, clockArb, (a, b) => {
-      expect(mergeClocks(a, b)).to.deep.equal(mergeClocks(b, a))
-    }), RUNS)
+    fc.assert(
+      fc.property(clockArb, clockArb, (a, b) => {
+        expect(mergeClocks(a, b)).to.deep.equal(mergeClocks(b, a))
+      }),
+      RUNS,
+    )
   })
 
   it('is associative', () => {
-    fc.assert(fc.property(clockArb, clockArb, clockArb, (a, b, c) => {
-      expect(mergeClocks(mergeClocks(a, b), c)).to.deep.equal(mergeClocks(a, mergeClocks(b, c)))
-    }), RUNS)
+    fc.assert(
+      fc.property(clockArb, clockArb, clockArb, (a, b, c) => {
+        expect(mergeClocks(mergeClocks(a, b), c)).to.deep.equal(mergeClocks(a, mergeClocks(b, c)))
+      }),
+      RUNS,
+    )
   })
 
   it('is idempotent and the pointwise maximum', () => {
-    fc.assert(fc.property(clockArb, clockArb, (a, b) => {
-      expect(mergeClocks(a, a)).to.deep.equal(normalizeClock(a))
-      const m = mergeClocks(a, b)
-      for (const id of IDS) expect(clockGet(m, id)).to.equal(Math.max(clockGet(a, id), clockGet(b, id)))
-      expect(isCanonical(m)).to.equal(true)
-      expect(Object.isFrozen(m)).to.equal(true)
-    }), RUNS)
+    fc.assert(
+      fc.property(clockArb, clockArb, (a, b) => {
+        expect(mergeClocks(a, a)).to.deep.equal(normalizeClock(a))
+        const m = mergeClocks(a, b)
+        for (const id of IDS) expect(clockGet(m, id)).to.equal(Math.max(clockGet(a, id), clockGet(b, id)))
+        expect(isCanonical(m)).to.equal(true)
+        expect(Object.isFrozen(m)).to.equal(true)
+      }),
+      RUNS,
+    )
   })
 })
 
 describe('vector-clock: compare is the order the join induces', () => {
   it('a before-or-equal b iff merge(a, b) equals b', () => {
-    fc.assert(fc.property(clockArb, clockArb, (a, b) => {
-      const order = compareClocks(a, b)
-      const below = clockToCanonicalJson(mergeClocks(a, b)) === clockToCanonicalJson(b)
-      expect(order === 'before' || order === 'equal').to.equal(below)
-      expect(order === 'equal').to.equal(clockToCanonicalJson(a) === clockToCanonicalJson(b))
-    }), RUNS)
+    fc.assert(
+      fc.property(clockArb, clockArb, (a, b) => {
+        const order = compareClocks(a, b)
+        const below = clockToCanonicalJson(mergeClocks(a, b)) === clockToCanonicalJson(b)
+        expect(order === 'before' || order === 'equal').to.equal(below)
+        expect(order === 'equal').to.equal(clockToCanonicalJson(a) === clockToCanonicalJson(b))
+      }),
+      RUNS,
+    )
   })
 
   it('is antisymmetric: compare(b, a) mirrors compare(a, b)', () => {
-    fc.assert(fc.property(clockArb, clockArb, (a, b) => {
-      expect(compareClocks(b, a)).to.equal(mirror[compareClocks(a, b)])
-    }), RUNS)
+    fc.assert(
+      fc.property(clockArb, clockArb, (a, b) => {
+        expect(compareClocks(b, a)).to.equal(mirror[compareClocks(a, b)])
+      }),
+      RUNS,
+    )
   })
 
   it('finds each of the four orders on hand-made clocks', () => {
@@ -88,22 +110,28 @@ describe('vector-clock: compare is the order the join induces', () => {
 
 describe('vector-clock: increment, covers, clockWith, normalize', () => {
   it('incrementClock raises exactly one entry by one', () => {
-    fc.assert(fc.property(clockArb, fc.constantFrom(...IDS), (c, id) => {
-      const next = incrementClock(c, id)
-      for (const other of IDS) {
-        expect(clockGet(next, other)).to.equal(clockGet(c, other) + (other === id ? 1 : 0))
-      }
-      expect(compareClocks(c, next)).to.equal('before')
-    }), RUNS)
+    fc.assert(
+      fc.property(clockArb, fc.constantFrom(...IDS), (c, id) => {
+        const next = incrementClock(c, id)
+        for (const other of IDS) {
+          expect(clockGet(next, other)).to.equal(clockGet(c, other) + (other === id ? 1 : 0))
+        }
+        expect(compareClocks(c, next)).to.equal('before')
+      }),
+      RUNS,
+    )
   })
 
   it('covers(c, dot) iff clockWith(c, dot) equals c', () => {
-    fc.assert(fc.property(clockArb, fc.constantFrom(...IDS), fc.integer({min: 1, max: 5}), (c, node, counter) => {
-      const dot = {node, counter}
-      expect(covers(c, dot)).to.equal(clockGet(c, node) >= counter)
-      expect(covers(c, dot)).to.equal(compareClocks(clockWith(c, dot), c) === 'equal')
-      expect(covers(clockWith(c, dot), dot)).to.equal(true)
-    }), RUNS)
+    fc.assert(
+      fc.property(clockArb, fc.constantFrom(...IDS), fc.integer({min: 1, max: 5}), (c, node, counter) => {
+        const dot = {node, counter}
+        expect(covers(c, dot)).to.equal(clockGet(c, node) >= counter)
+        expect(covers(c, dot)).to.equal(compareClocks(clockWith(c, dot), c) === 'equal')
+        expect(covers(clockWith(c, dot), dot)).to.equal(true)
+      }),
+      RUNS,
+    )
   })
 
   it('normalizeClock drops zeros and sorts keys, and does not mutate its input', () => {
@@ -135,11 +163,16 @@ describe('vector-clock: increment, covers, clockWith, normalize', () => {
 
 describe('vector-clock: isValidClock refuses untrusted garbage', () => {
   it('accepts well-formed clocks (including the empty one)', () => {
-    fc.assert(fc.property(clockArb, (c) => {
-      expect(isValidClock(c)).to.equal(true)
-      expect(isValidClock(JSON.parse(JSON.stringify(c)))).to.equal(true)
-    }), RUNS)
-    expect(isValidClock(Object.fromEntries(Array.from({length: CLOCK_ENTRIES_MAX}, (_, i) => [`n${i}`, 1])))).to.equal(true)
+    fc.assert(
+      fc.property(clockArb, (c) => {
+        expect(isValidClock(c)).to.equal(true)
+        expect(isValidClock(JSON.parse(JSON.stringify(c)))).to.equal(true)
+      }),
+      RUNS,
+    )
+    expect(isValidClock(Object.fromEntries(Array.from({length: CLOCK_ENTRIES_MAX}, (_, i) => [`n${i}`, 1])))).to.equal(
+      true,
+    )
   })
 
   const bad: Array<[string, unknown]> = [
@@ -149,7 +182,12 @@ describe('vector-clock: isValidClock refuses untrusted garbage', () => {
     ['a string', '{"n1":1}'],
     ['an array', [1, 2]],
     ['a Map', new Map([['n1', 1]])],
-    ['a class instance', new (class { n1 = 1 })()],
+    [
+      'a class instance',
+      new (class {
+        n1 = 1
+      })(),
+    ],
     ['a zero counter', {n1: 0}],
     ['a negative counter', {n1: -1}],
     ['a fractional counter', {n1: 1.5}],

@@ -22,7 +22,10 @@ Without --redis, $KV_REDIS_URL or $REDIS_URL, it uses the broker at redis://127.
   static override flags = {
     nodes: Flags.integer({description: 'how many replicas (n1…nN)', default: 5, min: 1, max: LIMITS.membersMax}),
     mode: Flags.string({description: 'replication mode', options: ['eventual', 'quorum'], default: 'eventual'}),
-    'data-dir': Flags.string({description: 'base directory; replica nK keeps its data in DIR/nK (default ./.kv/<cluster>)', helpValue: 'DIR'}),
+    'data-dir': Flags.string({
+      description: 'base directory; replica nK keeps its data in DIR/nK (default ./.kv/<cluster>)',
+      helpValue: 'DIR',
+    }),
     'allow-faults': Flags.boolean({description: 'let kv fault partition/heal act on these replicas', default: false}),
   }
 
@@ -35,7 +38,15 @@ Without --redis, $KV_REDIS_URL or $REDIS_URL, it uses the broker at redis://127.
     const mode = flags.mode === 'quorum' ? 'quorum' : 'eventual'
     const say = (line: string): void => void process.stderr.write(`${line}\n`)
     await superviseCluster(
-      {binPath: path.join(this.config.root, 'bin', 'run.js'), nodes: flags.nodes, mode, dataDir, allowFaults: flags['allow-faults'], explicitRedisUrl, cluster},
+      {
+        binPath: path.join(this.config.root, 'bin', 'run.js'),
+        nodes: flags.nodes,
+        mode,
+        dataDir,
+        allowFaults: flags['allow-faults'],
+        explicitRedisUrl,
+        cluster,
+      },
       {
         stdout: flags.json ? say : (line) => this.log(line),
         stderr: say,

@@ -8,7 +8,10 @@ export default class FaultPartition extends KvCommand {
   static override description = `Partition the replicas into GROUPs (each a comma-separated list of ids).
 Replicas in different groups drop each other's messages until kv fault heal; clients still reach every replica. Only replicas started with --allow-faults obey.`
 
-  static override examples = ['<%= config.bin %> fault partition n2 n1,n3,n4,n5', '<%= config.bin %> fault partition n1,n2 n3,n4,n5 --json']
+  static override examples = [
+    '<%= config.bin %> fault partition n2 n1,n3,n4,n5',
+    '<%= config.bin %> fault partition n1,n2 n3,n4,n5 --json',
+  ]
 
   static override strict = false
 

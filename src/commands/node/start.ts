@@ -14,25 +14,35 @@ export default class NodeStart extends Command {
   ]
 
   static override flags = {
-    id: Flags.string({description: 'this replica\'s id', required: true}),
-    peers: Flags.string({description: 'the cluster\'s initial membership, comma-separated (includes --id)', required: true}),
+    id: Flags.string({description: "this replica's id", required: true}),
+    peers: Flags.string({
+      description: "the cluster's initial membership, comma-separated (includes --id)",
+      required: true,
+    }),
     mode: Flags.string({description: 'replication mode', options: ['eventual', 'quorum'], default: 'eventual'}),
     'data-dir': Flags.string({description: 'where the snapshot and log live [default: ./.kv/<cluster>/<id>]'}),
     'allow-faults': Flags.boolean({description: 'obey kv fault partition/heal', default: false}),
     redis: Flags.string({description: 'broker URL [default: $KV_REDIS_URL, $REDIS_URL, redis://127.0.0.1:6379]'}),
-    cluster: Flags.string({description: 'cluster name (namespaces every channel and key) [default: $KV_CLUSTER or "default"]'}),
+    cluster: Flags.string({
+      description: 'cluster name (namespaces every channel and key) [default: $KV_CLUSTER or "default"]',
+    }),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(NodeStart)
     const cluster = flags.cluster ?? process.env.KV_CLUSTER ?? 'default'
-    const peers = flags.peers.split(',').map((p) => p.trim()).filter(Boolean)
+    const peers = flags.peers
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
     for (const id of [flags.id, ...peers]) {
-      if (!LIMITS.idPattern.test(id)) this.error(`invalid replica id "${id}": use letters, digits, - and _ (at most 64)`, {exit: 2})
+      if (!LIMITS.idPattern.test(id))
+        this.error(`invalid replica id "${id}": use letters, digits, - and _ (at most 64)`, {exit: 2})
     }
     if (!LIMITS.clusterPattern.test(cluster)) this.error(`invalid cluster name "${cluster}"`, {exit: 2})
     const mode = flags.mode as 'eventual' | 'quorum'
-    if (mode === 'quorum' && !peers.includes(flags.id)) this.error('in quorum mode --peers must include --id (membership is fixed)', {exit: 2})
+    if (mode === 'quorum' && !peers.includes(flags.id))
+      this.error('in quorum mode --peers must include --id (membership is fixed)', {exit: 2})
     await runReplica({
       id: flags.id,
       peers,
