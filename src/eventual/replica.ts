@@ -662,7 +662,10 @@ export class EventualReplica {
     this.firstRound = false
     if (this.recovering) this.recovering.awaiting = new Set(targets)
     for (const p of targets) this.sendDigest(p, out)
-    this.nextAntiEntropy = this.now + this.cfg.antiEntropyTicks
+    // While catching up, a round whose peers did not all answer is retried soon, not in 5 s.
+    this.nextAntiEntropy =
+      this.now +
+      (this.recovering ? Math.min(this.cfg.antiEntropyTicks, this.cfg.heartbeatTicks * 4) : this.cfg.antiEntropyTicks)
   }
 
   private sendDigest(peer: string, out: Out): void {
