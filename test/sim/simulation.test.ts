@@ -3,7 +3,7 @@
  * clock, with crashes, torn unsynced tails, pauses, partitions (also one-way), broker outages and
  * network weather, judged by the checkers of src/check. Proves:
  * - a seed replays exactly (same history, same fault counts), which is what makes a failure debuggable;
- * - KV_SIM_SEEDS seeds per mode (1000 by default) run clean;
+ * - KV_SIM_SEEDS seeds per mode (500 by default) run clean;
  * - seeds that once failed stay fixed (regressions pinned to their seeds);
  * - the whole pipeline can fail: with a disk that lies about fsync, the checkers flag some runs; and
  *   with replicas blind to lost data (they carry on after a corrupted disk as if it were whole, as
@@ -14,7 +14,7 @@ import {expect} from 'chai'
 import {runSeed, type SimMode} from '../../src/sim/run-seed.js'
 import {runSeedsInWorkers, type SeedSummary} from '../../src/sim/seed-workers.js'
 
-const SEEDS = Number(process.env.KV_SIM_SEEDS ?? 1000)
+const SEEDS = Number(process.env.KV_SIM_SEEDS ?? 500)
 const JOBS = 2
 
 function replayHint(mode: SimMode, s: SeedSummary): string {
