@@ -128,13 +128,16 @@ export class EventualReplica {
    * every peer it asked (`awaiting` empties). A new round re-asks the peers alive at that time, so a
    * peer that died does not block it forever. An empty start also asks each peer whether it holds
    * anything an earlier life of this replica wrote (`earlierLife`); if one does, its data was wiped
-   * and it takes a new actor before its first write. After a loss it ends by saying `recovered`.
+   * and it takes a new actor before its first write. It keeps its plain id only when every member
+   * said no (`cleared`): a peer that was down or cut off may be the one holding its old dots.
+   * After a loss it ends by saying `recovered`.
    */
   private recovering: {
     readonly kind: 'loss' | 'empty'
     awaiting: Set<string> | null
     doneAt: number
     earlierLife: boolean
+    readonly cleared: Set<string>
   } | null = null
   /**
    * Incarnations: this replica's (new whenever it starts on an empty or damaged disk) and those it
@@ -184,7 +187,7 @@ export class EventualReplica {
       else this.store.set(r.key, mergeSiblings(this.store.get(r.key), r.siblings))
     }
     const fresh = !snapshot && records.length === 0
-    const catchUp = {awaiting: null, doneAt: Number.POSITIVE_INFINITY, earlierLife: false}
+    const catchUp = {awaiting: null, doneAt: Number.POSITIVE_INFINITY, earlierLife: false, cleared: new Set<string>()}
     this.incarnation = this.heardIncarnations.get(this.id)?.at(-1) ?? ''
     const bootRecords: EventualRecord[] = []
     if (fresh || facts.loss || this.incarnation === '') {
@@ -724,6 +727,7 @@ export class EventualReplica {
     }
     const r = this.recovering
     if (r && msg.earlierLife === true) r.earlierLife = true
+    if (r && msg.earlierLife === false) r.cleared.add(msg.from)
     // Caught up once every asked peer answered and the pulled states have had a moment to arrive.
     if (r?.awaiting?.delete(msg.from) && r.awaiting.size === 0) r.doneAt = this.now + (pull.length ? 5 : 0)
   }
@@ -732,10 +736,13 @@ export class EventualReplica {
   private finishRecovery(out: Out): void {
     const r = this.recovering
     if (!r || r.awaiting === null || r.awaiting.size > 0 || this.now < r.doneAt) return
+    // An empty start gives every running peer time to be heard before it judges who it is.
+    if (r.kind === 'empty' && this.now < 2 * this.cfg.suspectTicks) return
     this.recovering = null
     if (r.kind === 'empty') {
       // The new actor (if any) first: a torn append keeps a prefix, never "done" without the actor.
-      this.checkEarlierLife(r.earlierLife, out)
+      const unheard = this.memberIds().filter((m) => m !== this.id && !r.cleared.has(m))
+      this.checkEarlierLife(r.earlierLife, unheard, out)
       out.persist.push({t: 'catchup', done: true})
       return
     }
@@ -746,16 +753,19 @@ export class EventualReplica {
   /**
    * A replica that started with an empty disk may be a new one or one whose data directory was
    * wiped. If a peer said it holds something an earlier life of this id wrote, or anything it now
-   * holds says so, it had an earlier life whose dots it no longer knows: take a new actor.
+   * holds says so, it had an earlier life whose dots it no longer knows: take a new actor. So it
+   * does when a member could not answer (`unheard`): that member may hold dots of an earlier life.
    */
-  private checkEarlierLife(peerSaidSo: boolean, out: Out): void {
-    if (this.actor !== this.id || !(peerSaidSo || mentionsActorOf(this.store.entries(), this.id))) return
+  private checkEarlierLife(peerSaidSo: boolean, unheard: readonly string[], out: Out): void {
+    if (this.actor !== this.id) return
+    const saidSo = peerSaidSo || mentionsActorOf(this.store.entries(), this.id)
+    if (!saidSo && unheard.length === 0) return
     this.actor = newActor(this.id, this.cfg.rng)
     out.persist.push({t: 'actor', actor: this.actor})
-    out.log(
-      'warn',
-      `started with an empty data directory, but its peers hold versions written by ${this.id} before: its data was lost, so it writes as the new actor ${this.actor}`,
-    )
+    const why = saidSo
+      ? `its peers hold versions written by ${this.id} before: its data was lost`
+      : `${unheard.join(', ')} did not answer, so it cannot tell a new replica from a wiped one`
+    out.log('warn', `started with an empty data directory, but ${why}; it writes as the new actor ${this.actor}`)
   }
 
   private onPull(msg: DigestPull, out: Out): void {

@@ -103,11 +103,14 @@ describe('cores after lost data', () => {
     const put = (r: Router<EventualRecord, EventualReplica>, node: string, key: string, value: string, id: string) =>
       r.send(node, {type: 'client.put', id, replyTo: 'c', key, value, w: 1, timeoutMs: 5000})
     const replyOf = (r: Router<EventualRecord, EventualReplica>, id: string) => r.replies.find((m) => m.id === id)
+    /** Runs until every replica finished its start-up catch-up (a fresh one waits to hear every member). */
+    const settle = (r: Router<EventualRecord, EventualReplica>) =>
+      r.run(200, () => [...r.cores.values()].every((c) => c.status().recovering === undefined))
 
     it('takes a new actor after a loss, refuses writes until its peers answered, then writes with the new actor', () => {
       const r = new Router<EventualRecord, EventualReplica>()
       for (const [i, id] of ids.entries()) r.add(make(id, i + 1, null, [], WHOLE))
-      r.run(10)
+      settle(r)
       put(r, 'n1', 'k', 'v1', 'p1')
       expect(replyOf(r, 'p1')).to.have.property('ok', true)
       r.run(5)
@@ -135,7 +138,7 @@ describe('cores after lost data', () => {
     it('started empty, but the peers hold its old dots: takes a new actor before its first write', () => {
       const r = new Router<EventualRecord, EventualReplica>()
       for (const [i, id] of ids.entries()) r.add(make(id, i + 1, null, [], WHOLE))
-      r.run(10)
+      settle(r)
       put(r, 'n1', 'k', 'v1', 'p1')
       r.run(5)
       r.remove('n1')
@@ -156,6 +159,21 @@ describe('cores after lost data', () => {
       r.run(200)
       put(r, 'n2', 'k', 'v', 'p1')
       expect((replyOf(r, 'p1') as {result: {clock: unknown}}).result.clock).to.deep.equal({n2: 1})
+    })
+
+    it('started empty while a member was down: takes a new actor, since that member may hold its old dots', () => {
+      // n3 is down (or cut off) when n1 comes back empty; n2 never saw n1's earlier writes either.
+      const r = new Router<EventualRecord, EventualReplica>()
+      r.add(make('n2', 2, null, [], WHOLE))
+      const n1 = make('n1', 97, null, [], EMPTY)
+      r.add(n1)
+      settle(r)
+      expect(n1.status().recovering).to.equal(undefined)
+      expect(n1.currentActor).to.match(/^n1\.[a-z0-9]+$/)
+      expect(r.persisted.get('n1')).to.deep.include({t: 'actor', actor: n1.currentActor})
+      expect(r.logs.some((l) => l.includes('n3 did not answer'))).to.equal(true)
+      put(r, 'n1', 'k', 'v', 'p1')
+      expect((replyOf(r, 'p1') as {result: {clock: unknown}}).result.clock).to.deep.equal({[n1.currentActor]: 1})
     })
   })
 
