@@ -2,7 +2,6 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {KvCommand} from '../../cli/base-command.js'
 import {formatClusterReady, shellWord} from '../../cli/format.js'
-import {superviseCluster} from '../../cluster/supervisor.js'
 import {LIMITS} from '../../core/limits.js'
 import {defaultRedisUrl, redactUrl} from '../../redis/connect.js'
 import {validateClusterName} from '../../client/validate-input.js'
@@ -37,6 +36,8 @@ Without --redis, $KV_REDIS_URL or $REDIS_URL, it uses the broker at redis://127.
     const dataDir = path.resolve(flags['data-dir'] ?? path.join('.kv', cluster))
     const mode = flags.mode === 'quorum' ? 'quorum' : 'eventual'
     const say = (line: string): void => void process.stderr.write(`${line}\n`)
+    // Loaded here, not at the top: the supervisor (child processes, private redis) is only for this command.
+    const {superviseCluster} = await import('../../cluster/supervisor.js')
     await superviseCluster(
       {
         binPath: path.join(this.config.root, 'bin', 'run.js'),

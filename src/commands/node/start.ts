@@ -1,7 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 import {LIMITS} from '../../core/limits.js'
 import {defaultRedisUrl} from '../../redis/connect.js'
-import {runReplica} from '../../runtime/run-replica.js'
 
 /** `kv node start`: one replica in the foreground (see CONTRACT.md, "Replicas"). */
 export default class NodeStart extends Command {
@@ -43,6 +42,8 @@ export default class NodeStart extends Command {
     const mode = flags.mode as 'eventual' | 'quorum'
     if (mode === 'quorum' && !peers.includes(flags.id))
       this.error('in quorum mode --peers must include --id (membership is fixed)', {exit: 2})
+    // Loaded here, not at the top: the replica runtime (storage, bullmq) is only for this command.
+    const {runReplica} = await import('../../runtime/run-replica.js')
     await runReplica({
       id: flags.id,
       peers,
