@@ -166,8 +166,14 @@ class DotReader {
     }
   }
 
-  /** The dot of a version with `clock` coordinated by `node`, or why it cannot be told. */
-  of(node: string, clock: Clock): {dot: Dot} | {why: string} {
+  /**
+   * The dot of a version with `clock` coordinated by `node`, or why it cannot be told. `reported` is
+   * the dot the replica's reply named, if it did: it is used when the clock agrees with it (its actor
+   * is `node` or an incarnation of it, at that counter), else the clock alone decides.
+   */
+  of(node: string, clock: Clock, reported?: Dot): {dot: Dot} | {why: string} {
+    if (reported && isActorOf(reported.node, node) && clockGet(clock, reported.node) === reported.counter)
+      return {dot: {node: reported.node, counter: reported.counter}}
     const actors = Object.keys(clock).filter((a) => isActorOf(a, node) && clockGet(clock, a) > 0)
     if (actors.length === 0) return {why: `has no entry for ${node} or a later incarnation of it`}
     const tagged = actors.filter((a) => a !== node)
@@ -298,7 +304,7 @@ function checkNoLostWrites(input: WritesInput, problems: Problems): WritesChecke
       continue
     }
     if (!isCounterClock(op.clock)) continue // reported by rule 0
-    const found = dots.of(op.node, op.clock)
+    const found = dots.of(op.node, op.clock, op.dot)
     if ('why' in found) {
       problems.add(
         `malformed history: ${what} was acknowledged by ${op.node} with clock ${clockToCanonicalJson(op.clock)}, which ${found.why}`,
@@ -463,7 +469,8 @@ function checkOrigin(set: SiblingSet, item: ReadItem, write: HistoryOp | undefin
 /** The sibling's dot: its coordinator's actor's entry in its clock (DotReader), when that can be told. */
 function dotOf(dots: DotReader, item: ReadItem, write: HistoryOp | undefined): Dot | undefined {
   if (item.clock === undefined || write?.node === undefined || !isCounterClock(item.clock)) return undefined
-  const found = dots.of(write.node, item.clock)
+  // The read version is the write's own when its clock holds the write's reported dot.
+  const found = dots.of(write.node, item.clock, write.status === 'ok' ? write.dot : undefined)
   return 'dot' in found ? found.dot : undefined
 }
 

@@ -6,7 +6,7 @@
  * A delete writes null. Times are milliseconds on one clock (virtual in the simulator, monotonic
  * in the nemesis); only their order matters.
  */
-import type {Clock} from '../eventual/types.js'
+import type {Clock, Dot} from '../eventual/types.js'
 
 export type OpKind = 'put' | 'delete' | 'read'
 
@@ -48,6 +48,8 @@ export interface HistoryOp {
    * `node` itself or, after `node` lost data, a later incarnation `<node>.<tag>` (eventual/actor.ts).
    */
   readonly clock?: Clock
+  /** eventual put/delete ok: the new version's dot as the replica reported it, when it did. */
+  readonly dot?: Dot
   /**
    * eventual put/delete ok: how many replicas held the write durably when it was acknowledged (at
    * least its --w). Absent when the recorder does not know: the checker then never excuses its loss.

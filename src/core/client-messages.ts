@@ -49,6 +49,11 @@ export interface PutResultEventual {
   node: string
   clock: Clock
   context: string
+  /**
+   * The new version's own dot: the actor that wrote it (this replica's id, or a later incarnation
+   * `<id>.<tag>` after it lost data) and its counter. The clock alone cannot always tell it.
+   */
+  dot?: {node: string; counter: number}
   /** Replicas that hold the write durably when the reply was sent (>= w). */
   replicas?: number
 }

@@ -493,7 +493,13 @@ export class EventualReplica {
     out.persist.push({t: 'key', key: req.key, siblings})
     this.outboxKeys.add(req.key)
     const clock = versionClock(version)
-    const result: PutResultEventual = {key: req.key, node: this.id, clock, context: encodeContext(req.key, clock)}
+    const result: PutResultEventual = {
+      key: req.key,
+      node: this.id,
+      clock,
+      context: encodeContext(req.key, clock),
+      dot: {node: version.dot.node, counter: version.dot.counter},
+    }
     if (need === 1) {
       out.toClient(req.replyTo, {type: 'client.reply', id: req.id, ok: true, result: {...result, replicas: 1}})
       return

@@ -146,9 +146,9 @@ export function writeFields(
   result: PutResult,
   w: ReplicaCount | undefined,
   members: number,
-): Pick<HistoryOp, 'node' | 'clock' | 'w'> {
+): Pick<HistoryOp, 'node' | 'clock' | 'dot' | 'w'> {
   if (!('clock' in result)) return {node: result.node}
   const asked = resolveReplicaCount(w, members, 1)
   const durable = Math.max(typeof asked === 'number' ? asked : 1, result.replicas ?? 0)
-  return {node: result.node, clock: result.clock, w: durable}
+  return {node: result.node, clock: result.clock, ...(result.dot ? {dot: result.dot} : {}), w: durable}
 }

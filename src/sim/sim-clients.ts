@@ -10,7 +10,7 @@
  */
 import type {Rng} from '../core/rng.js'
 import type {HistoryOp, OpKind, ReadItem} from '../check/history.js'
-import type {Clock} from '../eventual/types.js'
+import type {Clock, Dot} from '../eventual/types.js'
 import type {ClientRequest, PutResultEventual, ReadResult, ReplicaCount} from '../core/client-messages.js'
 
 /** What a client can do to the simulated cluster. */
@@ -99,9 +99,15 @@ export class SimClients {
         if (this.mix.mode === 'eventual') this.contexts.set(`${w.client}|${w.key}`, r.context)
         this.finish(w, {status: 'ok', complete, read})
       } else {
-        const clock = this.mix.mode === 'eventual' ? (result as unknown as PutResultEventual).clock : undefined
+        const put = this.mix.mode === 'eventual' ? (result as unknown as PutResultEventual) : undefined
         const held = typeof result.replicas === 'number' ? result.replicas : 0
-        this.finish(w, {status: 'ok', complete, clock, ...(w.w !== undefined ? {w: Math.max(w.w, held)} : {})})
+        this.finish(w, {
+          status: 'ok',
+          complete,
+          clock: put?.clock,
+          ...(put?.dot ? {dot: put.dot} : {}),
+          ...(w.w !== undefined ? {w: Math.max(w.w, held)} : {}),
+        })
       }
       return
     }
@@ -173,6 +179,7 @@ export class SimClients {
       error?: string
       read?: ReadItem[]
       clock?: Clock
+      dot?: Dot
       w?: number
     },
   ): void {
@@ -190,6 +197,7 @@ export class SimClients {
       ...(end.error ? {error: end.error} : {}),
       ...(end.read ? {read: end.read} : {}),
       ...(end.clock ? {clock: end.clock} : {}),
+      ...(end.dot ? {dot: end.dot} : {}),
       ...(end.w !== undefined ? {w: end.w} : {}),
     }
     this.history.push(op)

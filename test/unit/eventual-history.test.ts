@@ -439,6 +439,21 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
       const history = [write(1, 'k', x.version, {node: 'n1'}), write(2, 'k', y.version, {node: 'n1'})]
       expectOk(history, everywhere('k', y.siblings))
     })
+
+    it('an older incarnation first mentioned after a newer one (sim seed 5535): the dot the reply reported decides', () => {
+      // n1.x wrote once, unacknowledged, then n1 was wiped and writes as n1.y; n1.x's entry first
+      // appears in the history inside n1.y's later clocks, so "mentioned last" would name n1.x:1 as the
+      // dot of both y2 and y3, a reuse that never happened.
+      const y1 = version('n1.y', 1, {}, 'y1')
+      const y2 = version('n1.y', 2, {'n1.x': 1, 'n1.y': 1}, 'y2')
+      const y3 = version('n1.y', 3, {'n1.x': 1, 'n1.y': 2}, 'y3')
+      const ops = [write(1, 'k', y1, {node: 'n1'}), write(2, 'k', y2, {node: 'n1'}), write(3, 'k', y3, {node: 'n1'})]
+      expectViolation(ops, everywhere('k', [y3]), /were both acknowledged with dot n1.x:1: a replica reused a dot/)
+      expectOk(
+        ops.map((op, i) => ({...op, dot: [y1, y2, y3][i]?.dot})),
+        everywhere('k', [y3]),
+      )
+    })
   })
 
   describe('rejects', () => {
@@ -554,6 +569,16 @@ describe('checkEventual with disk faults (wipe/corrupt) and --w', () => {
         everywhere('k', x.siblings),
         /malformed history: .* with clock \{"n2.x":1\}, which has no entry for n1 or a later incarnation of it/,
       )
+    })
+
+    it('a dot reported twice for two acknowledged writes is a reuse, whatever the clocks say', () => {
+      const y1 = version('n1.y', 1, {}, 'y1')
+      const y2 = version('n1.y', 1, {n2: 1}, 'y2')
+      const ops = [
+        {...write(1, 'k', y1, {node: 'n1'}), dot: y1.dot},
+        {...write(2, 'k', y2, {node: 'n1'}), dot: y2.dot},
+      ]
+      expectViolation(ops, everywhere('k', [y2]), /were both acknowledged with dot n1.y:1: a replica reused a dot/)
     })
 
     it('two later incarnations first mentioned by the same op: the dot cannot be told', () => {
