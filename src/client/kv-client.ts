@@ -55,6 +55,13 @@ export const DEFAULT_TIMEOUT_MS = 5000
 export const STATUS_WAIT_MS_MAX = 1500
 /** The broker connection attempt waits at most this long. */
 const CONNECT_TIMEOUT_MS_MAX = 5000
+/**
+ * A client that sends many requests (kv bench, the nemesis, tests) reuses what it learned of the live
+ * replicas for this long instead of asking the broker before each request (that was 7 Redis commands
+ * per put). A one-shot CLI command never reuses it. A stale view costs nothing unsafe: a replica that
+ * stopped listening gets no PUBLISH receivers and the next candidate is tried.
+ */
+export const LIVE_VIEW_TTL_MS = 1000
 
 type Kind = 'write' | 'read' | 'status'
 
@@ -65,6 +72,10 @@ type Kind = 'write' | 'read' | 'status'
 export class KvClient {
   private readonly names: ClusterNames
   private readonly timeoutMs: number
+  /** Live replica ids as last read from the broker, and when (LIVE_VIEW_TTL_MS). */
+  private liveView: {readonly ids: readonly string[]; readonly at: number} | null = null
+  /** Named replicas whose alive key was seen, and when. */
+  private readonly seenAlive = new Map<string, number>()
 
   private constructor(
     private readonly broker: ClientBroker,
@@ -243,18 +254,37 @@ export class KvClient {
     kind: Kind,
   ): Promise<unknown> {
     if (node !== undefined) {
-      await requireAlive(this.broker, this.names, node)
+      if (!this.fresh(this.seenAlive.get(node))) {
+        await requireAlive(this.broker, this.names, node)
+        this.seenAlive.set(node, Date.now())
+      }
       const outcome = await this.channel.send(this.names.inbox(node), build(nanoid()), timeoutMs)
-      if (outcome.kind === 'no-receivers') throw notListening(node)
+      if (outcome.kind === 'no-receivers') {
+        this.seenAlive.delete(node)
+        throw notListening(node)
+      }
       return resultOf(outcome, node, timeoutMs, kind)
     }
-    const registry = await readRegistry(this.broker, this.names)
-    const candidates = shuffled(await aliveIds(this.broker, this.names, registry))
+    const candidates = shuffled(await this.liveIds())
     for (const id of candidates) {
       const outcome = await this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
       if (outcome.kind !== 'no-receivers') return resultOf(outcome, id, timeoutMs, kind)
+      this.liveView = null // someone stopped listening: look again next time
     }
     throw noLiveReplica(this.names)
+  }
+
+  /** The live replicas, read from the broker unless read within LIVE_VIEW_TTL_MS. */
+  private async liveIds(): Promise<readonly string[]> {
+    if (this.liveView && this.fresh(this.liveView.at)) return this.liveView.ids
+    const registry = await readRegistry(this.broker, this.names)
+    const ids = await aliveIds(this.broker, this.names, registry)
+    this.liveView = ids.length > 0 ? {ids, at: Date.now()} : null
+    return ids
+  }
+
+  private fresh(at: number | undefined): boolean {
+    return at !== undefined && Date.now() - at < LIVE_VIEW_TTL_MS
   }
 
   private async askStatus(id: string, waitMs: number): Promise<NodeStatus> {

@@ -34,6 +34,8 @@ export function replicaConnection(url: string, name: string): Redis {
     ...tlsFor(url),
     connectionName: name,
     lazyConnect: true,
+    // Commands issued in one tick (a burst's publishes) go out in one socket write.
+    enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
@@ -50,6 +52,7 @@ export async function clientConnection(url: string, name: string, timeoutMs = 30
     ...tlsFor(url),
     connectionName: name,
     lazyConnect: true,
+    enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: timeoutMs,
