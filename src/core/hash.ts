@@ -34,6 +34,19 @@ function hex32(n: number): string {
 }
 
 /**
+ * 64-bit hash of `s` as two unsigned 32-bit halves [high, low]: hashString without the text, for
+ * callers that keep many hashes (the eventual KeyStore holds one per key in a Uint32Array).
+ */
+export function hashWords(s: string): [number, number] {
+  return lanes(s)
+}
+
+/** The 16-hex text of a hash given as two unsigned 32-bit halves (hashString's form). */
+export function hexWords(hi: number, lo: number): string {
+  return hex32(hi >>> 0) + hex32(lo >>> 0)
+}
+
+/**
  * 64-bit hash of `s` as 16 lowercase hex characters. Anti-entropy hashes canonicalSiblings of each key
  * with it and combines keys with xorHex.
  */

@@ -42,8 +42,26 @@ function canonicalVersion(v: Version): string {
   return `{"dot":${dot},"ctx":${clockToCanonicalJson(v.ctx)},"value":${JSON.stringify(v.value)}}`
 }
 
+/**
+ * Most distinct actor names kept for sharing. Actors are few (members and their later incarnations),
+ * but they arrive from peers, so the table is bounded; past it names are simply not shared.
+ */
+const SHARED_ACTORS_MAX = 4096
+const sharedActors = new Map<string, string>()
+
+/**
+ * One string object per actor name: a decoded snapshot or message gives every dot its own copy of
+ * "n3", which at a million keys is tens of MB of identical strings.
+ */
+function sharedActor(node: string): string {
+  const seen = sharedActors.get(node)
+  if (seen !== undefined) return seen
+  if (sharedActors.size < SHARED_ACTORS_MAX) sharedActors.set(node, node)
+  return node
+}
+
 function canonicalCopy(v: Version): Version {
-  const dot = Object.freeze({node: v.dot.node, counter: v.dot.counter})
+  const dot = Object.freeze({node: sharedActor(v.dot.node), counter: v.dot.counter})
   return Object.freeze({dot, ctx: normalizeClock(v.ctx), value: v.value})
 }
 
