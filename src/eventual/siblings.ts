@@ -77,6 +77,10 @@ function byDot(a: Version, b: Version): number {
  * and idempotent on states produced by writeVersion and mergeSiblings.
  */
 export function mergeSiblings(a: Siblings, b: Siblings): Siblings {
+  // One version alone (a snapshot or log key being canonicalised, mostly): nothing to deduplicate,
+  // supersede or sort, so skip the map and the quadratic filter that restore would pay per key.
+  const only = a.length + b.length === 1 ? (a[0] ?? b[0]) : undefined
+  if (only !== undefined) return Object.freeze([canonicalCopy(only)])
   const byKey = new Map<string, Version>()
   for (const v of [...a, ...b]) {
     // ':' cannot occur in an id (LIMITS.idPattern), so the key names the dot unambiguously.
