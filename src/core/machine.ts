@@ -2,6 +2,9 @@
  * The shape every protocol core has (etcd-io/raft's Ready): messages and ticks in, an Output out.
  * The driver must make `persist` durable before it sends anything in `send` of the same Output, and
  * must handle Outputs strictly in order; that is what lets a reply or an ack promise durability.
+ * `persistSoon` holds records whose loss in a crash is harmless (knowledge a replica re-learns, such
+ * as a commit index): the driver writes them after the `persist` records of the same or a later
+ * append, within a tick, and never holds a message back for them.
  */
 
 /** Where an outgoing message goes. Topics are the cluster's broadcast channels. */
@@ -27,6 +30,7 @@ export type Effect =
 
 export interface Output<R> {
   readonly persist: R[]
+  readonly persistSoon: R[]
   readonly send: Outgoing[]
   readonly effects: Effect[]
 }
@@ -34,6 +38,7 @@ export interface Output<R> {
 /** Collects one step's output; cores create one per step and return `done()`. */
 export class OutputBuilder<R> {
   readonly persist: R[] = []
+  readonly persistSoon: R[] = []
   readonly send: Outgoing[] = []
   readonly effects: Effect[] = []
 
@@ -54,10 +59,10 @@ export class OutputBuilder<R> {
   }
 
   done(): Output<R> {
-    return {persist: this.persist, send: this.send, effects: this.effects}
+    return {persist: this.persist, persistSoon: this.persistSoon, send: this.send, effects: this.effects}
   }
 }
 
 export function emptyOutput<R>(): Output<R> {
-  return {persist: [], send: [], effects: []}
+  return {persist: [], persistSoon: [], send: [], effects: []}
 }

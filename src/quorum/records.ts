@@ -15,7 +15,7 @@ export type QuorumRecord =
   | {t: 'entries'; entries: LogEntry[]}
   /** A follower dropped its uncommitted entries from `from` on, because the leader's differ. */
   | {t: 'truncate'; from: number}
-  /** The commit index grew to `index`. */
+  /** The commit index grew to `index` (persistSoon: a lost one is learnt again from the leader). */
   | {t: 'commit'; index: number}
   /**
    * A snapshot installed from the leader, written as begin, keys..., end in one Output: a torn

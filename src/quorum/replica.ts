@@ -767,7 +767,9 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     if (index <= this.commitIndex) return
     invariant(index <= this.log.lastIndex, `commit ${index} beyond the log end ${this.log.lastIndex}`)
     this.commitIndex = index
-    out.persist.push({t: 'commit', index})
+    // Not waited for: the entries are durable on a majority already, and a commit index lost in a
+    // crash is learnt again from the leader. Waiting cost every write one more fsync before its reply.
+    out.persistSoon.push({t: 'commit', index})
     this.applyCommitted(out)
   }
 

@@ -11,7 +11,9 @@
  *
  * Outbound: Outputs run strictly in order; the records of every Output waiting when the disk is free
  * go out in one append (one group-committed fsync per burst), and no message or effect of an Output
- * runs before its records are durable. `core.flush()` runs once per burst of inbound work.
+ * runs before its records are durable. `persistSoon` records ride along at the end of the next append
+ * (or one of their own at the next tick) and hold nothing back. `core.flush()` runs once per burst
+ * of inbound work.
  *
  * Synchronous and callback-based on purpose: no Promise, timer or clock in here. Time arrives only
  * through tick(), and every timeout counts ticks, so the simulator runs this exact code step by step.
@@ -82,6 +84,8 @@ export class ReplicaRunner<R, S, M> {
 
   /** Outputs not yet handed to the disk, in order. */
   private pending: Output<R>[] = []
+  /** persistSoon records not yet handed to the disk (written after the next append's own records). */
+  private soon: R[] = []
   /** An append is in flight: every later Output waits behind it (order, and one fsync per burst). */
   private appending = false
   /** drain() is on the stack (a disk may call back synchronously). */
@@ -134,6 +138,7 @@ export class ReplicaRunner<R, S, M> {
     if (this.closed) return
     this.ticks++
     this.submit(this.o.core.tick())
+    this.writeSoonRecords()
     this.expireHints()
     if (this.ticks % this.dropReportTicks === 0) this.reportDrops()
   }
@@ -236,7 +241,8 @@ export class ReplicaRunner<R, S, M> {
   }
 
   private enqueue(out: Output<R>): void {
-    if (out.persist.length === 0 && out.send.length === 0 && out.effects.length === 0) return
+    if (out.persist.length === 0 && out.persistSoon.length === 0 && out.send.length === 0 && out.effects.length === 0)
+      return
     this.pending.push(out)
     this.drain()
   }
@@ -253,11 +259,14 @@ export class ReplicaRunner<R, S, M> {
       while (this.pending.length > 0 && !this.appending) {
         const batch = this.pending
         this.pending = []
+        for (const o of batch) this.soon.push(...o.persistSoon)
         const records = batch.flatMap((o) => o.persist)
         if (records.length === 0) {
           this.run(batch)
           continue
         }
+        // After this batch's own records: a torn tail may cut a soon record, never what it refers to.
+        records.push(...this.soon.splice(0))
         this.appending = true
         this.o.disk.append(records, () => {
           this.appending = false
@@ -270,6 +279,20 @@ export class ReplicaRunner<R, S, M> {
       this.draining = false
     }
     if (this.settled) this.notifySettled()
+  }
+
+  /**
+   * Soon records that no append took along within a tick get one of their own; it holds nothing
+   * back, but later Outputs wait behind it as behind any append (order on the disk and the wire).
+   */
+  private writeSoonRecords(): void {
+    if (this.soon.length === 0 || this.appending || this.pending.length > 0) return
+    this.appending = true
+    this.o.disk.append(this.soon.splice(0), () => {
+      this.appending = false
+      this.maybeSnapshot()
+      this.drain()
+    })
   }
 
   private run(batch: readonly Output<R>[]): void {

@@ -20,8 +20,13 @@ import {HINT_ACK_TIMEOUT_MS, ReplicaRunner, ticksFor} from '../../src/runtime/re
 type Rec = string
 type Msg = {type: string; from?: string}
 
-function output(persist: Rec[] = [], send: {to: Destination; msg: object}[] = [], effects: Effect[] = []): Output<Rec> {
-  return {persist, send, effects}
+function output(
+  persist: Rec[] = [],
+  send: {to: Destination; msg: object}[] = [],
+  effects: Effect[] = [],
+  persistSoon: Rec[] = [],
+): Output<Rec> {
+  return {persist, persistSoon, send, effects}
 }
 
 const EMPTY = output()
@@ -173,6 +178,42 @@ describe('replica runner', () => {
     sync.runner.onRaw(peer('y'))
     expect(sync.sent.map((s) => s.msg.type)).to.deep.equal(['a', 'b'])
     expect(sync.runner.idle).to.equal(true)
+  })
+
+  it('holds nothing back for persistSoon records: they follow the next append, or get their own at the next tick', () => {
+    const w = world()
+    w.core.next = [output([], [toN2({type: 'reply'})], [], ['commit1']), output(['entry2'], [toN2({type: 'ack'})])]
+    w.runner.onRaw(peer('x'))
+    expect(
+      w.sent.map((s) => s.msg.type),
+      'sent at once, before commit1 is on disk',
+    ).to.deep.equal(['reply'])
+    expect(w.disk.ops).to.deep.equal([])
+    w.runner.onRaw(peer('y'))
+    // after the batch's own records, so a torn tail can cut commit1 but never the entry it follows
+    expect(w.disk.ops).to.deep.equal(['append entry2,commit1'])
+    expect(
+      w.sent.map((s) => s.msg.type),
+      'the ack still waits for its own record',
+    ).to.deep.equal(['reply'])
+    w.disk.completeOne()
+    expect(w.sent.map((s) => s.msg.type)).to.deep.equal(['reply', 'ack'])
+
+    const idle = world()
+    idle.core.next = [output([], [toN2({type: 'reply'})], [], ['commit1'])]
+    idle.runner.onRaw(peer('x'))
+    expect(idle.sent.map((s) => s.msg.type)).to.deep.equal(['reply'])
+    idle.runner.tick() // no append took it along: it gets one of its own
+    expect(idle.disk.ops).to.deep.equal(['append commit1'])
+    idle.core.next = [output([], [toN2({type: 'later'})])]
+    idle.runner.onRaw(peer('y'))
+    expect(
+      idle.sent.map((s) => s.msg.type),
+      'later Outputs keep their place behind it',
+    ).to.deep.equal(['reply'])
+    idle.disk.completeOne()
+    expect(idle.sent.map((s) => s.msg.type)).to.deep.equal(['reply', 'later'])
+    expect(idle.runner.idle).to.equal(true)
   })
 
   it('flushes the core once per burst, after the burst', () => {
