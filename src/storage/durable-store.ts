@@ -18,7 +18,7 @@
  *   replica forget that it is not whole; markRecovered() removes it once the core says it caught up.
  */
 import {link, mkdir, open, readFile, rename, rm, unlink, writeFile} from 'node:fs/promises'
-import {join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 import {KvError} from '../core/errors.js'
 import type {RecoveryFacts} from '../core/recovery-facts.js'
 import {RecordLog} from './record-log.js'
@@ -178,7 +178,7 @@ async function writeMarker(path: string, what: string): Promise<void> {
   } finally {
     await fh.close()
   }
-  await syncDirectory(join(path, '..'))
+  await syncDirectory(dirname(path))
 }
 
 /**
