@@ -14,7 +14,7 @@ import {LIMITS, checkKey, checkValue} from '../core/limits.js'
 import {OutputBuilder, type Output} from '../core/machine.js'
 import type {Rng} from '../core/rng.js'
 import {WHOLE_DISK, type RecoveryFacts} from '../core/recovery-facts.js'
-import {mentionsActorOf, newActor} from './actor.js'
+import {ActorsSeen, newActor} from './actor.js'
 import type {
   ClientPut,
   ClientRead,
@@ -110,6 +110,8 @@ export class EventualReplica {
   /** member id → tick last heard (self included, always alive). */
   private readonly members = new Map<string, number>()
   private readonly store: KeyStore
+  /** The actors the store names, answering "did an earlier life of X write here?" without a scan. */
+  private readonly actorsSeen: ActorsSeen
   private readonly aliveView = new Set<string>()
   private readonly outboxKeys = new Set<string>()
   private outboxWrites: PendingWrite[] = []
@@ -155,6 +157,7 @@ export class EventualReplica {
     this.id = cfg.id
     this.actor = cfg.id
     this.store = new KeyStore(cfg.buckets)
+    this.actorsSeen = new ActorsSeen(() => this.store.entries())
     this.nonce = Math.floor(cfg.rng.next() * 2 ** 32).toString(36)
     for (const p of cfg.peers) this.members.set(p, Number.NEGATIVE_INFINITY)
     this.members.set(this.id, Number.POSITIVE_INFINITY)
@@ -174,7 +177,7 @@ export class EventualReplica {
   ): void {
     if (snapshot) {
       for (const m of snapshot.members) this.addMember(m)
-      for (const [key, siblings] of snapshot.keys) this.store.set(key, mergeSiblings(siblings, []))
+      for (const [key, siblings] of snapshot.keys) this.setKey(key, mergeSiblings(siblings, []))
       if (snapshot.actor !== undefined) this.actor = snapshot.actor
     }
     let catchingUp = snapshot?.catchingUp === true
@@ -184,7 +187,7 @@ export class EventualReplica {
       else if (r.t === 'actor') this.actor = r.actor
       else if (r.t === 'incarnation') this.noteIncarnation(r.id, r.inc)
       else if (r.t === 'catchup') catchingUp = !r.done
-      else this.store.set(r.key, mergeSiblings(this.store.get(r.key), r.siblings))
+      else this.setKey(r.key, mergeSiblings(this.store.get(r.key), r.siblings))
     }
     const fresh = !snapshot && records.length === 0
     const catchUp = {awaiting: null, doneAt: Number.POSITIVE_INFINITY, earlierLife: false, cleared: new Set<string>()}
@@ -489,7 +492,7 @@ export class EventualReplica {
         `key would hold ${siblings.length} siblings (limit ${LIMITS.siblingsPerKeyMax}); read it and write with --context to resolve the conflict`,
       )
     }
-    this.store.set(req.key, siblings)
+    this.setKey(req.key, siblings)
     out.persist.push({t: 'key', key: req.key, siblings})
     this.outboxKeys.add(req.key)
     const clock = versionClock(version)
@@ -522,12 +525,18 @@ export class EventualReplica {
     if (msg.batch !== undefined) out.toNode(msg.from, {type: 'repl.ack', from: this.id, batch: msg.batch})
   }
 
+  /** Every write to the store goes through here, so the actors it names stay known. */
+  private setKey(key: string, siblings: Siblings): void {
+    this.store.set(key, siblings)
+    this.actorsSeen.note(siblings)
+  }
+
   /** Merge a remote state into ours; persist and return true when ours changed. */
   private mergeKey(key: string, remote: Siblings, out: Out): boolean {
     const local = this.store.get(key)
     const merged = mergeSiblings(local, remote)
     if (this.store.has(key) && sameSiblings(merged, local)) return false
-    this.store.set(key, merged)
+    this.setKey(key, merged)
     out.persist.push({t: 'key', key, siblings: merged})
     return true
   }
@@ -707,7 +716,7 @@ export class EventualReplica {
     if (msg.askEarlierLife === undefined) return out.toNode(msg.from, answer)
     const asked = msg.askEarlierLife
     const otherLife = (this.heardIncarnations.get(msg.from) ?? []).some((inc) => inc !== asked)
-    out.toNode(msg.from, {...answer, earlierLife: otherLife || mentionsActorOf(this.store.entries(), msg.from)})
+    out.toNode(msg.from, {...answer, earlierLife: otherLife || this.actorsSeen.mentionsActorOf(msg.from)})
   }
 
   private onDigestKeys(msg: DigestKeys, out: Out): void {
@@ -764,7 +773,7 @@ export class EventualReplica {
    */
   private checkEarlierLife(peerSaidSo: boolean, unheard: readonly string[], out: Out): void {
     if (this.actor !== this.id) return
-    const saidSo = peerSaidSo || mentionsActorOf(this.store.entries(), this.id)
+    const saidSo = peerSaidSo || this.actorsSeen.mentionsActorOf(this.id)
     if (!saidSo && unheard.length === 0) return
     this.actor = newActor(this.id, this.cfg.rng)
     out.persist.push({t: 'actor', actor: this.actor})
