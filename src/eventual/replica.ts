@@ -99,6 +99,12 @@ export type EventualInput = EventualPeerMessage | ClientRequest
 type Out = OutputBuilder<EventualRecord>
 
 const BATCHES_MAX = 4096
+/**
+ * Replication of writes that no client waits on (w=1) holds back while the previous batch is unacked
+ * (Nagle's rule), for at most this many keys and at most until the next tick: under load, batches grow
+ * and messages per write fall; when idle, a write replicates at once.
+ */
+export const REPL_HOLD_KEYS_MAX = 256
 const READS_MAX = 10_000
 const AE_KEYS_MAX = 20_000
 /** Incarnations remembered per replica (a few are enough: any other than the asker's is the answer). */
@@ -116,6 +122,8 @@ export class EventualReplica {
   private readonly outboxKeys = new Set<string>()
   private outboxWrites: PendingWrite[] = []
   private readonly batches = new Map<string, Batch>()
+  /** The last replication batch sent, and the tick it went out (REPL_HOLD_KEYS_MAX). */
+  private lastBatch: {readonly id: string; readonly at: number} | null = null
   private readonly reads = new Map<string, PendingRead>()
   private readonly pendingWrites = new Set<PendingWrite>()
   private seq = 0
@@ -355,6 +363,8 @@ export class EventualReplica {
   flush(): Output<EventualRecord> {
     const out: Out = new OutputBuilder()
     if (this.outboxKeys.size === 0) return out.done()
+    if (this.outboxWrites.length === 0 && this.outboxKeys.size < REPL_HOLD_KEYS_MAX && this.replicating())
+      return out.done()
     const entries = [...this.outboxKeys].map((key) => ({key, siblings: this.store.get(key)}))
     const writes = this.outboxWrites
     this.outboxKeys.clear()
@@ -376,9 +386,16 @@ export class EventualReplica {
       if (batch.awaiting.size === 0) continue
       if (this.batches.size >= BATCHES_MAX) this.expireOldestBatch(out)
       this.batches.set(batchId, batch)
+      this.lastBatch = {id: batchId, at: this.now}
       out.toTopic('replication', {type: 'repl', from: this.id, batch: batchId, entries: chunk} satisfies Replicate)
     }
     return out.done()
+  }
+
+  /** A batch sent in this tick still waits for acks (flush holds w=1 replication behind it). */
+  private replicating(): boolean {
+    const last = this.lastBatch
+    return last !== null && last.at === this.now && this.batches.has(last.id)
   }
 
   status(): NodeStatus {
