@@ -126,6 +126,23 @@ describe('siblings: merge is a join on honest states', () => {
     )
   })
 
+  it('sameSiblings agrees with comparing canonical forms, in any order of the versions', () => {
+    fc.assert(
+      fc.property(statesArb(2), fc.boolean(), ([a, b], reverse) => {
+        const ab = mergeSiblings(a!, b!)
+        for (const [x, y] of [
+          [a!, b!],
+          [ab, a!],
+          [ab, mergeSiblings(b!, a!)],
+          [ab, reverse ? [...ab].reverse() : ab],
+        ] as const) {
+          expect(sameSiblings(x, y)).to.equal(canonicalSiblings(x) === canonicalSiblings(y))
+        }
+      }),
+      RUNS,
+    )
+  })
+
   it('returns sorted, pairwise-concurrent, valid sibling sets', () => {
     fc.assert(
       fc.property(statesArb(2), ([a, b]) => {
