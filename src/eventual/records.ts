@@ -27,5 +27,9 @@ export interface EventualSnapshot {
   /** Its own incarnation and the incarnations it heard of each peer (latest last). */
   incarnations?: [string, string[]][]
   members: string[]
-  keys: [string, Siblings][]
+  /**
+   * [key, state] pairs; an array when a core makes it, an iterable read chunk by chunk when it
+   * comes from a snapshot file (storage/snapshot-file.ts), so iterate it once.
+   */
+  keys: Iterable<[string, Siblings]>
 }

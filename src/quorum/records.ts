@@ -42,7 +42,8 @@ export interface QuorumSnapshot {
   commitIndex: number
   lastIncludedIndex: number
   lastIncludedTerm: number
-  keys: [string, KeyVersion][]
+  /** [key, state] pairs; an array from snapshot(), a chunk-by-chunk iterable from a snapshot file: iterate once. */
+  keys: Iterable<[string, KeyVersion]>
   tail: LogEntry[]
   /** Present while the replica is a learner (see the `learner` record). */
   learner?: true

@@ -23,7 +23,7 @@ import {KvError} from '../core/errors.js'
 import type {RecoveryFacts} from '../core/recovery-facts.js'
 import {RecordLog} from './record-log.js'
 import {planRecovery} from './recovery-policy.js'
-import {encodeSnapshot, readSnapshot, syncDirectory, writeEncodedSnapshot} from './snapshot-file.js'
+import {readSnapshot, snapshotChunks, syncDirectory, writeSnapshotChunks} from './snapshot-file.js'
 
 /** What DurableStore.open found on disk: replay `records` in order over `snapshot` (null: start empty). */
 export interface Recovered<S, R> {
@@ -127,13 +127,16 @@ export class DurableStore<S, R> {
 
   /**
    * Replaces the snapshot with `state` and empties the log; resolves once both are durable. `state`
-   * must include every record whose append was called before this call (see the header); it is
-   * serialised now, so the caller may keep mutating it. Appends called meanwhile land after the reset.
-   * If writing the snapshot fails, the old snapshot and the log are left intact and this rejects.
+   * must include every record whose append was called before this call (see the header). It is
+   * captured now (snapshotChunks: everything but `keys` serialised, `keys` copied as references to
+   * values the caller never mutates in place), so the caller may keep changing its state; the file
+   * is encoded and written in bounded chunks when the log's queue reaches it, so a big state is never
+   * held encoded in memory. Appends called meanwhile land after the reset. If writing the snapshot
+   * fails, the old snapshot and the log are left intact and this rejects.
    */
   async compact(state: S): Promise<void> {
-    const bytes = encodeSnapshot(state, this.log.lastSeq)
-    await this.log.reset(() => writeEncodedSnapshot(join(this.dir, SNAPSHOT_FILE), bytes))
+    const chunks = snapshotChunks(state, this.log.lastSeq)
+    await this.log.reset(() => writeSnapshotChunks(join(this.dir, SNAPSHOT_FILE), chunks))
   }
 
   /**
