@@ -7,7 +7,14 @@ import {nanoid} from 'nanoid'
 import {KvError} from '../core/errors.js'
 import {type ClusterNames, clusterNames} from '../redis/channel-names.js'
 import {defaultRedisUrl} from '../redis/connect.js'
-import type {ClientRequest, NodeStatus, PutResult, ReadResult, ReplicaCount} from '../core/client-messages.js'
+import type {
+  ClientReply,
+  ClientRequest,
+  NodeStatus,
+  PutResult,
+  ReadResult,
+  ReplicaCount,
+} from '../core/client-messages.js'
 import type {FaultRequest} from '../runtime/control-messages.js'
 import {type ClientBroker, connectRedisBroker} from './client-broker.js'
 import {type ClusterStatus, assembleClusterStatus} from './cluster-status.js'
@@ -76,6 +83,11 @@ export class KvClient {
   private liveView: {readonly ids: readonly string[]; readonly at: number} | null = null
   /** Named replicas whose alive key was seen, and when. */
   private readonly seenAlive = new Map<string, number>()
+  /**
+   * Quorum mode: the leader the last write reply named. Requests that name no node go there first,
+   * saving the hop through a follower (forward, then relay back) that every write would otherwise pay.
+   */
+  private leaderHint: string | null = null
 
   private constructor(
     private readonly broker: ClientBroker,
@@ -265,13 +277,32 @@ export class KvClient {
       }
       return resultOf(outcome, node, timeoutMs, kind)
     }
-    const candidates = shuffled(await this.liveIds())
+    const live = await this.liveIds()
+    const hint = this.leaderHint
+    const candidates = shuffled(live)
+    if (hint !== null && live.includes(hint)) {
+      candidates.splice(candidates.indexOf(hint), 1)
+      candidates.unshift(hint)
+    }
     for (const id of candidates) {
       const outcome = await this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
-      if (outcome.kind !== 'no-receivers') return resultOf(outcome, id, timeoutMs, kind)
-      this.liveView = null // someone stopped listening: look again next time
+      if (outcome.kind === 'no-receivers') {
+        this.liveView = null // someone stopped listening: look again next time
+        if (id === this.leaderHint) this.leaderHint = null
+        continue
+      }
+      if (outcome.kind === 'reply') this.noteLeader(id, outcome.reply)
+      return resultOf(outcome, id, timeoutMs, kind)
     }
     throw noLiveReplica(this.names)
+  }
+
+  /** A quorum write reply names the leader; a refusal from the hinted one makes the hint stale. */
+  private noteLeader(asked: string, reply: ClientReply): void {
+    if (reply.ok) {
+      const leader = (reply.result as {leader?: unknown}).leader
+      if (typeof leader === 'string') this.leaderHint = leader
+    } else if (asked === this.leaderHint) this.leaderHint = null
   }
 
   /** The live replicas, read from the broker unless read within LIVE_VIEW_TTL_MS. */
