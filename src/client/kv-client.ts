@@ -275,6 +275,7 @@ export class KvClient {
         this.seenAlive.delete(node)
         throw notListening(node)
       }
+      if (outcome.kind === 'reply') this.noteLeader(node, outcome.reply)
       return resultOf(outcome, node, timeoutMs, kind)
     }
     const live = await this.liveIds()

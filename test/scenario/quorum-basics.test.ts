@@ -62,6 +62,13 @@ describe('quorum mode (real processes)', function () {
         id,
       ).to.deep.equal([put.version])
     }
+    // Without --node, once a reply named the leader, the client goes to it directly (no follower hop).
+    const leader = put.leader
+    for (let i = 0; i < 5; i++) {
+      const p = (await c.put(`direct-${i}`, 'x')) as PutResultQuorum
+      expect(p.leader).to.equal(leader)
+      expect(p.node, 'asked the leader it learnt').to.equal(leader)
+    }
     for (const id of ['n3', 'n4', 'n5']) await cluster.kill(id)
     // n1/n2 must notice the majority is gone before they can promise NO_QUORUM.
     // A TIMEOUT means n1 has not noticed yet: try again. Anything else ends the wait and is judged below
