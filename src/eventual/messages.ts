@@ -52,6 +52,22 @@ export interface ReadResponse {
   readonly siblings: Siblings
 }
 
+/**
+ * Every read a coordinator sends one peer in one burst, in one message (read.req's batched form);
+ * the peer answers them all in read.resps, cut under the batch byte limit.
+ */
+export interface ReadRequests {
+  readonly type: 'read.reqs'
+  readonly from: string
+  readonly reqs: readonly {readonly id: string; readonly key: string}[]
+}
+
+export interface ReadResponses {
+  readonly type: 'read.resps'
+  readonly from: string
+  readonly resps: readonly {readonly id: string; readonly key: string; readonly siblings: Siblings}[]
+}
+
 /** Anti-entropy round, step 1: one digest per bucket of keys. */
 export interface DigestOffer {
   readonly type: 'ae.digest'
@@ -85,4 +101,13 @@ export interface DigestPull {
 }
 
 export type EventualPeerMessage =
-  Heartbeat | Replicate | ReplicateAck | ReadRequest | ReadResponse | DigestOffer | DigestKeys | DigestPull
+  | Heartbeat
+  | Replicate
+  | ReplicateAck
+  | ReadRequest
+  | ReadResponse
+  | ReadRequests
+  | ReadResponses
+  | DigestOffer
+  | DigestKeys
+  | DigestPull

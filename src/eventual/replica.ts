@@ -33,7 +33,9 @@ import type {
   EventualPeerMessage,
   Heartbeat,
   KeyState,
+  ReadRequests,
   ReadResponse,
+  ReadResponses,
   Replicate,
 } from './messages.js'
 import type {EventualRecord, EventualSnapshot} from './records.js'
@@ -125,6 +127,8 @@ export class EventualReplica {
   /** The last replication batch sent, and the tick it went out (REPL_HOLD_KEYS_MAX). */
   private lastBatch: {readonly id: string; readonly at: number} | null = null
   private readonly reads = new Map<string, PendingRead>()
+  /** Reads this burst asked of each peer; flush() sends each peer one read.reqs. */
+  private readonly readOutbox = new Map<string, {id: string; key: string}[]>()
   private readonly pendingWrites = new Set<PendingWrite>()
   private seq = 0
   private readonly nonce: string
@@ -314,6 +318,12 @@ export class EventualReplica {
       case 'read.resp':
         this.onReadResponse(msg, out)
         break
+      case 'read.reqs':
+        this.onReadRequests(msg, out)
+        break
+      case 'read.resps':
+        for (const r of msg.resps) this.onReadResponse({from: msg.from, ...r}, out)
+        break
       case 'ae.digest':
         this.onDigest(msg, out)
         break
@@ -362,6 +372,15 @@ export class EventualReplica {
   /** Emits the replication that steps queued; the driver calls it once per burst of steps (batching). */
   flush(): Output<EventualRecord> {
     const out: Out = new OutputBuilder()
+    for (const [peer, reqs] of this.readOutbox) {
+      for (let i = 0; i < reqs.length; i += LIMITS.batchEntriesMax)
+        out.toNode(peer, {
+          type: 'read.reqs',
+          from: this.id,
+          reqs: reqs.slice(i, i + LIMITS.batchEntriesMax),
+        } satisfies ReadRequests)
+    }
+    this.readOutbox.clear()
     if (this.outboxKeys.size === 0) return out.done()
     if (this.outboxWrites.length === 0 && this.outboxKeys.size < REPL_HOLD_KEYS_MAX && this.replicating())
       return out.done()
@@ -641,10 +660,25 @@ export class EventualReplica {
       return this.replyError(req, 'UNAVAILABLE', `replica ${this.id} has too many reads in flight; retry`, out)
     const id = this.nextId()
     this.reads.set(id, read)
-    for (const p of peers) out.toNode(p, {type: 'read.req', from: this.id, id, key: req.key})
+    for (const p of peers) {
+      const queued = this.readOutbox.get(p)
+      if (queued) queued.push({id, key: req.key})
+      else this.readOutbox.set(p, [{id, key: req.key}])
+    }
   }
 
-  private onReadResponse(msg: ReadResponse, out: Out): void {
+  /** A coordinator's reads of one burst: every state in as few read.resps as the batch limits allow. */
+  private onReadRequests(msg: ReadRequests, out: Out): void {
+    const states = msg.reqs.map((r) => ({key: r.key, siblings: this.store.get(r.key)}))
+    let at = 0
+    for (const chunk of chunkEntries(states)) {
+      const resps = chunk.map((s, i) => ({id: (msg.reqs[at + i] as {id: string}).id, key: s.key, siblings: s.siblings}))
+      at += chunk.length
+      out.toNode(msg.from, {type: 'read.resps', from: this.id, resps} satisfies ReadResponses)
+    }
+  }
+
+  private onReadResponse(msg: Pick<ReadResponse, 'from' | 'id' | 'key' | 'siblings'>, out: Out): void {
     const read = this.reads.get(msg.id)
     if (!read || !read.asked.has(msg.from) || msg.key !== read.key) return
     read.responses.set(msg.from, msg.siblings)

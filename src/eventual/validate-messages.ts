@@ -37,6 +37,16 @@ export function asEventualPeerMessage(m: Record<string, unknown>): EventualPeerM
       return isToken(m.id) && isKey(m.key) ? (m as unknown as EventualPeerMessage) : null
     case 'read.resp':
       return isToken(m.id) && isKey(m.key) && isValidSiblings(m.siblings) ? (m as unknown as EventualPeerMessage) : null
+    case 'read.reqs':
+      if (!Array.isArray(m.reqs) || m.reqs.length === 0 || m.reqs.length > LIMITS.batchEntriesMax * 4) return null
+      return m.reqs.every((r) => isRecord(r) && isToken(r.id) && isKey(r.key))
+        ? (m as unknown as EventualPeerMessage)
+        : null
+    case 'read.resps':
+      if (!Array.isArray(m.resps) || m.resps.length === 0 || m.resps.length > LIMITS.batchEntriesMax * 4) return null
+      return m.resps.every((r) => isRecord(r) && isToken(r.id) && isKey(r.key) && isValidSiblings(r.siblings))
+        ? (m as unknown as EventualPeerMessage)
+        : null
     case 'ae.digest':
       if (m.askEarlierLife !== undefined && !isToken(m.askEarlierLife, 16)) return null
       return isToken(m.id) && isStringList(m.buckets, 4096, (b) => typeof b === 'string' && BUCKET_HASH.test(b))
