@@ -16,11 +16,11 @@ import type {OutputBuilder} from '../core/machine.js'
 import type {Rng} from '../core/rng.js'
 import type {ClientPut, ClientRead} from '../core/client-messages.js'
 import {resolveReplicaCount} from '../core/replica-count.js'
-import {checkKey, checkValue} from '../core/limits.js'
+import {LIMITS, checkKey, checkValue} from '../core/limits.js'
 import {errorReply, putReply, readReply} from './client-replies.js'
 import type {WriteOutcome} from './write-outcomes.js'
 import {readQuorum, writeQuorum} from './majority.js'
-import type {Forward, ReadIndex, ReadState, ReadStateReply} from './messages.js'
+import type {Forward, ReadIndex, ReadStateReply, ReadStates} from './messages.js'
 import {decideRead, pickReadReplicas, type StateAnswer} from './read-round.js'
 import type {QuorumRecord} from './records.js'
 import type {Command} from './types.js'
@@ -87,6 +87,8 @@ export class FrontDesk {
   private readonly putsByReq = new Map<string, PendingPut>()
   private readonly reads = new Map<string, PendingRead>()
   private readonly readsByReq = new Set<string>()
+  /** READ_STATE questions of this burst, by peer; flush() sends each peer one READ_STATES. */
+  private readonly stateOutbox = new Map<string, {rid: string; round: number; key: string}[]>()
 
   constructor(private readonly host: DeskHost) {}
 
@@ -261,18 +263,29 @@ export class FrontDesk {
     for (const id of p.asked) {
       if (id === this.host.id) p.answers.set(id, this.host.localReadState(p.req.key))
       else {
-        const msg: ReadState = {
-          type: 'READ_STATE',
-          from: this.host.id,
-          term: this.host.term(),
-          rid: p.rid,
-          round: p.round,
-          key: p.req.key,
-        }
-        out.toNode(id, msg)
+        const q = {rid: p.rid, round: p.round, key: p.req.key}
+        const queued = this.stateOutbox.get(id)
+        if (queued) queued.push(q)
+        else this.stateOutbox.set(id, [q])
       }
     }
     if (p.answers.size === p.asked.size) this.decide(p, out)
+  }
+
+  /** Once per burst (the replica's flush): one READ_STATES per peer for every round started since. */
+  flush(out: Out): void {
+    for (const [peer, reqs] of this.stateOutbox) {
+      for (let i = 0; i < reqs.length; i += LIMITS.batchEntriesMax) {
+        const msg: ReadStates = {
+          type: 'READ_STATES',
+          from: this.host.id,
+          term: this.host.term(),
+          reqs: reqs.slice(i, i + LIMITS.batchEntriesMax),
+        }
+        out.toNode(peer, msg)
+      }
+    }
+    this.stateOutbox.clear()
   }
 
   onReadStateReply(m: ReadStateReply, out: Out): void {

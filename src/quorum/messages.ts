@@ -118,6 +118,18 @@ export interface ReadStateReply extends FromTerm {
   readonly state: KeyVersion | null
 }
 
+/** Every READ_STATE one replica's reads of a burst ask of one peer, in one message. */
+export interface ReadStates extends FromTerm {
+  readonly type: 'READ_STATES'
+  readonly reqs: readonly {readonly rid: string; readonly round: number; readonly key: string}[]
+}
+
+/** The answers to a READ_STATES, cut under the batch byte limit. */
+export interface ReadStatesReply extends FromTerm {
+  readonly type: 'READ_STATES_REPLY'
+  readonly resps: readonly Omit<ReadStateReply, 'type' | 'from' | 'term'>[]
+}
+
 /**
  * Leader → follower that needs entries the leader no longer holds: its applied state at
  * (index, snapshotTerm), in chunks numbered from 0; `done` marks the last chunk.
@@ -165,5 +177,7 @@ export type QuorumPeerMessage =
   | ReadIndexReply
   | ReadState
   | ReadStateReply
+  | ReadStates
+  | ReadStatesReply
   | InstallSnapshot
   | InstallSnapshotAck

@@ -49,6 +49,8 @@ import type {
   QuorumPeerMessage,
   ReadIndexReply,
   ReadStateReply,
+  ReadStates,
+  ReadStatesReply,
   Vote,
 } from './messages.js'
 import type {StateAnswer} from './read-round.js'
@@ -251,6 +253,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
   /** Sends what steps queued: new entries to followers, read-index heartbeats, and COMMIT. */
   flush(): Output<QuorumRecord> {
     const out: Out = new OutputBuilder()
+    this.desk.flush(out)
     const lead = this.lead
     if (this.role === 'leader' && lead) {
       if (lead.roundPending) this.heartbeat(out)
@@ -487,6 +490,12 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       }
       case 'READ_STATE_REPLY':
         return this.desk.onReadStateReply(m, out)
+      case 'READ_STATES':
+        return this.answerReadStates(m, out)
+      case 'READ_STATES_REPLY':
+        for (const r of m.resps)
+          this.desk.onReadStateReply({type: 'READ_STATE_REPLY', from: m.from, term: m.term, ...r}, out)
+        return
     }
   }
 
@@ -528,6 +537,8 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       case 'READ_INDEX_REPLY':
       case 'READ_STATE':
       case 'READ_STATE_REPLY':
+      case 'READ_STATES':
+      case 'READ_STATES_REPLY':
         return false
       default:
         return true
@@ -1065,6 +1076,26 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
         rid,
         readIndex,
       } satisfies ReadIndexReply)
+  }
+
+  /** Answers a batch of read rounds' questions, in replies cut under the batch byte limit. */
+  private answerReadStates(m: ReadStates, out: Out): void {
+    let resps: ReadStatesReply['resps'][number][] = []
+    let bytes = 0
+    const send = () => {
+      if (resps.length === 0) return
+      out.toNode(m.from, {type: 'READ_STATES_REPLY', from: this.id, term: this.term, resps} satisfies ReadStatesReply)
+      resps = []
+      bytes = 0
+    }
+    for (const q of m.reqs) {
+      const a = this.localReadState(q.key)
+      const size = q.key.length + (a.state?.value?.length ?? 0) + 96
+      if (bytes + size > LIMITS.batchBytesMax) send()
+      resps.push({rid: q.rid, round: q.round, key: q.key, appliedIndex: a.appliedIndex, state: a.state})
+      bytes += size
+    }
+    send()
   }
 
   private localReadState(key: string): StateAnswer {

@@ -26,6 +26,9 @@ function isVersion(x: unknown): boolean {
   return isRecord(x) && isCount(x.term) && isCount(x.index) && x.index >= 1
 }
 
+/** Reads one READ_STATES (or its reply) may carry; the desk sends at most LIMITS.batchEntriesMax. */
+const READ_STATES_MAX = 1024
+
 function isKeyVersion(x: unknown): boolean {
   return isRecord(x) && isValue(x.value) && isVersion(x.version)
 }
@@ -103,6 +106,28 @@ export function asQuorumPeerMessage(m: Record<string, unknown>): QuorumPeerMessa
         return isToken(m.rid) && (m.readIndex === null || isCount(m.readIndex))
       case 'READ_STATE':
         return isToken(m.rid) && isCount(m.round) && isKey(m.key)
+      case 'READ_STATES':
+        return (
+          Array.isArray(m.reqs) &&
+          m.reqs.length > 0 &&
+          m.reqs.length <= READ_STATES_MAX &&
+          m.reqs.every((r) => isRecord(r) && isToken(r.rid) && isCount(r.round) && isKey(r.key))
+        )
+      case 'READ_STATES_REPLY':
+        return (
+          Array.isArray(m.resps) &&
+          m.resps.length > 0 &&
+          m.resps.length <= READ_STATES_MAX &&
+          m.resps.every(
+            (r) =>
+              isRecord(r) &&
+              isToken(r.rid) &&
+              isCount(r.round) &&
+              isKey(r.key) &&
+              isCount(r.appliedIndex) &&
+              (r.state === null || isKeyVersion(r.state)),
+          )
+        )
       case 'READ_STATE_REPLY':
         return (
           isToken(m.rid) &&
