@@ -3,9 +3,11 @@
  * redis-server and a 5-replica cluster per mode (real processes, fresh data dirs), then runs the real
  * `kv bench --baseline --json` against each, so every row carries its own ratio to raw pub/sub round
  * trips measured on the same broker in the same run. Prints a Markdown table, then the raw JSON.
- * Speed is reported here, never asserted in tests.
+ * Speed is reported here, never asserted in tests. Then, unless --store-keys 0, scripts/bench-store.ts
+ * per mode: resident memory, restart-to-serving and bytes on disk of one replica holding that many
+ * 100-byte keys (default 1,000,000; a few minutes).
  *
- *   npm run bench -- [--duration 10] [--runs 1] [--nodes 5]
+ *   npm run bench -- [--duration 10] [--runs 1] [--nodes 5] [--store-keys 1000000]
  */
 import {spawn} from 'node:child_process'
 import {parseArgs} from 'node:util'
@@ -18,6 +20,7 @@ const {values} = parseArgs({
     duration: {type: 'string', default: '10'},
     runs: {type: 'string', default: '1'},
     nodes: {type: 'string', default: '5'},
+    'store-keys': {type: 'string', default: '1000000'},
   },
 })
 const duration = values.duration
@@ -92,3 +95,22 @@ for (const {row, report: r} of results) {
 console.log(
   `\n${JSON.stringify(results.map(({row, run, report}) => ({mode: row.mode, load: row.what, run, ...report})))}`,
 )
+
+const storeKeys = Number(values['store-keys'])
+if (storeKeys > 0) {
+  for (const mode of ['eventual', 'quorum'] as const) {
+    process.stderr.write(`store: ${storeKeys} keys, ${mode} mode…\n`)
+    await new Promise<void>((resolve, reject) => {
+      const script = new URL('./bench-store.ts', import.meta.url).pathname
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', script, '--mode', mode, '--keys', String(storeKeys), '--runs', '1'],
+        {stdio: ['ignore', 'inherit', 'inherit']},
+      )
+      child.on('close', (code) => {
+        if (code === 0) resolve()
+        else reject(new Error(`bench-store ${mode} exited ${code}`))
+      })
+    })
+  }
+}
