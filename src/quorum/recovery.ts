@@ -34,8 +34,13 @@ export interface RecoveredState {
 
 /**
  * Replays `records` over `snapshot`; the caller then applies entries up to `commitIndex`. With
- * `lostData` (the disk lost records), a commit index past the surviving log is cut back to the log's
- * end instead of failing the invariant: the replica is a learner then and catches up from the leader.
+ * `lostData` (the disk lost records) no `commit` record is believed: the records it covered may be
+ * the lost ones (a truncate, or the entries a later leader put in place of uncommitted ones), so the
+ * surviving log can hold a different entry at an index the record calls committed (simulator seed
+ * 519: an older snapshot came back, the log after the gap said commit 14, the log's entry 14 was a
+ * term-3 leftover, and the replica applied it). What stays true is what the snapshot (or an install)
+ * had applied: the commit index goes back to that, and the learner learns the rest from the leader,
+ * whose consistency check replaces whatever does not match.
  */
 export function recover(
   snapshot: QuorumSnapshot | null,
@@ -94,7 +99,7 @@ export function recover(
         break
     }
   }
-  if (lostData) commitIndex = Math.min(commitIndex, log.lastIndex)
+  if (lostData) commitIndex = Math.min(Math.max(snapshot?.commitIndex ?? 0, log.snapshotIndex), log.lastIndex)
   invariant(
     commitIndex <= log.lastIndex,
     `recovered commit index ${commitIndex} is past the recovered log end ${log.lastIndex}`,
