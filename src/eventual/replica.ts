@@ -57,6 +57,13 @@ export interface EventualConfig {
   readonly antiEntropyTicks: number
   /** Digest buckets for anti-entropy. */
   readonly buckets: number
+  /**
+   * Keys per replication, read or anti-entropy message (default LIMITS.batchEntriesMax) and the most
+   * keys w=1 replication holds back (default REPL_HOLD_KEYS_MAX). The simulator shrinks both to 1–4
+   * on half its seeds, so the code that cuts and holds batches runs at its limits under faults.
+   */
+  readonly batchEntriesMax?: number
+  readonly replHoldKeysMax?: number
 }
 
 export const DEFAULT_EVENTUAL_TIMING = {
@@ -118,6 +125,8 @@ export class EventualReplica {
   /** member id → tick last heard (self included, always alive). */
   private readonly members = new Map<string, number>()
   private readonly store: KeyStore
+  private readonly batchMax: number
+  private readonly holdMax: number
   /** The actors the store names, answering "did an earlier life of X write here?" without a scan. */
   private readonly actorsSeen: ActorsSeen
   private readonly aliveView = new Set<string>()
@@ -169,6 +178,8 @@ export class EventualReplica {
     this.id = cfg.id
     this.actor = cfg.id
     this.store = new KeyStore(cfg.buckets)
+    this.batchMax = cfg.batchEntriesMax ?? LIMITS.batchEntriesMax
+    this.holdMax = cfg.replHoldKeysMax ?? REPL_HOLD_KEYS_MAX
     this.actorsSeen = new ActorsSeen(() => this.store.entries())
     this.nonce = Math.floor(cfg.rng.next() * 2 ** 32).toString(36)
     for (const p of cfg.peers) this.members.set(p, Number.NEGATIVE_INFINITY)
@@ -373,23 +384,22 @@ export class EventualReplica {
   flush(): Output<EventualRecord> {
     const out: Out = new OutputBuilder()
     for (const [peer, reqs] of this.readOutbox) {
-      for (let i = 0; i < reqs.length; i += LIMITS.batchEntriesMax)
+      for (let i = 0; i < reqs.length; i += this.batchMax)
         out.toNode(peer, {
           type: 'read.reqs',
           from: this.id,
-          reqs: reqs.slice(i, i + LIMITS.batchEntriesMax),
+          reqs: reqs.slice(i, i + this.batchMax),
         } satisfies ReadRequests)
     }
     this.readOutbox.clear()
     if (this.outboxKeys.size === 0) return out.done()
-    if (this.outboxWrites.length === 0 && this.outboxKeys.size < REPL_HOLD_KEYS_MAX && this.replicating())
-      return out.done()
+    if (this.outboxWrites.length === 0 && this.outboxKeys.size < this.holdMax && this.replicating()) return out.done()
     const entries = [...this.outboxKeys].map((key) => ({key, siblings: this.store.get(key)}))
     const writes = this.outboxWrites
     this.outboxKeys.clear()
     this.outboxWrites = []
     const peers = this.memberIds().filter((m) => m !== this.id)
-    for (const chunk of chunkEntries(entries)) {
+    for (const chunk of chunkEntries(entries, this.batchMax)) {
       const batchId = this.nextId()
       const chunkKeys = new Set(chunk.map((e) => e.key))
       const batch: Batch = {
@@ -671,7 +681,7 @@ export class EventualReplica {
   private onReadRequests(msg: ReadRequests, out: Out): void {
     const states = msg.reqs.map((r) => ({key: r.key, siblings: this.store.get(r.key)}))
     let at = 0
-    for (const chunk of chunkEntries(states)) {
+    for (const chunk of chunkEntries(states, this.batchMax)) {
       const resps = chunk.map((s, i) => ({id: (msg.reqs[at + i] as {id: string}).id, key: s.key, siblings: s.siblings}))
       at += chunk.length
       out.toNode(msg.from, {type: 'read.resps', from: this.id, resps} satisfies ReadResponses)
@@ -781,7 +791,7 @@ export class EventualReplica {
     for (const [key, hash] of this.store.keysIn(buckets, AE_KEYS_MAX)) {
       if (theirs.get(key) !== hash) push.push({key, siblings: this.store.get(key)})
     }
-    for (const chunk of chunkEntries(push))
+    for (const chunk of chunkEntries(push, this.batchMax))
       out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
     for (let i = 0; i < pull.length; i += 1000) {
       out.toNode(msg.from, {
@@ -836,7 +846,7 @@ export class EventualReplica {
 
   private onPull(msg: DigestPull, out: Out): void {
     const entries = msg.keys.filter((k) => this.store.has(k)).map((key) => ({key, siblings: this.store.get(key)}))
-    for (const chunk of chunkEntries(entries))
+    for (const chunk of chunkEntries(entries, this.batchMax))
       out.toNode(msg.from, {type: 'repl', from: this.id, entries: chunk} satisfies Replicate)
   }
 
@@ -864,13 +874,13 @@ function entryBytes(e: KeyState): number {
 }
 
 /** Cut entries into messages under the batch limits; a single large entry still gets its own message. */
-export function chunkEntries(entries: KeyState[]): KeyState[][] {
+export function chunkEntries(entries: KeyState[], maxEntries: number = LIMITS.batchEntriesMax): KeyState[][] {
   const chunks: KeyState[][] = []
   let current: KeyState[] = []
   let bytes = 0
   for (const e of entries) {
     const size = entryBytes(e)
-    if (current.length > 0 && (bytes + size > LIMITS.batchBytesMax || current.length >= LIMITS.batchEntriesMax)) {
+    if (current.length > 0 && (bytes + size > LIMITS.batchBytesMax || current.length >= maxEntries)) {
       chunks.push(current)
       current = []
       bytes = 0

@@ -26,6 +26,11 @@ export interface QuorumConfig {
    * Applied entries kept in memory for followers that lag; one further behind gets a snapshot.
    */
   readonly logRetainEntries: number
+  /**
+   * Entries per APPEND and reads per READ_STATES (default LIMITS.batchEntriesMax); the simulator
+   * shrinks it to 1–3 on half its seeds, so batching runs at its limits under faults.
+   */
+  readonly batchEntriesMax?: number
 }
 
 /** Defaults for a real cluster over Redis: heartbeats every 100 ms, elections after 1–2 s of silence. */

@@ -16,7 +16,7 @@ import type {OutputBuilder} from '../core/machine.js'
 import type {Rng} from '../core/rng.js'
 import type {ClientPut, ClientRead} from '../core/client-messages.js'
 import {resolveReplicaCount} from '../core/replica-count.js'
-import {LIMITS, checkKey, checkValue} from '../core/limits.js'
+import {checkKey, checkValue} from '../core/limits.js'
 import {errorReply, putReply, readReply} from './client-replies.js'
 import type {WriteOutcome} from './write-outcomes.js'
 import {readQuorum, writeQuorum} from './majority.js'
@@ -45,6 +45,8 @@ export interface DeskHost {
   readonly heartbeatTicks: number
   readonly electionTimeoutTicks: number
   readonly readRoundTicks: number
+  /** Reads per READ_STATES message. */
+  readonly batchEntriesMax: number
   now(): number
   term(): number
   route(): Route
@@ -275,12 +277,12 @@ export class FrontDesk {
   /** Once per burst (the replica's flush): one READ_STATES per peer for every round started since. */
   flush(out: Out): void {
     for (const [peer, reqs] of this.stateOutbox) {
-      for (let i = 0; i < reqs.length; i += LIMITS.batchEntriesMax) {
+      for (let i = 0; i < reqs.length; i += this.host.batchEntriesMax) {
         const msg: ReadStates = {
           type: 'READ_STATES',
           from: this.host.id,
           term: this.host.term(),
-          reqs: reqs.slice(i, i + LIMITS.batchEntriesMax),
+          reqs: reqs.slice(i, i + this.host.batchEntriesMax),
         }
         out.toNode(peer, msg)
       }

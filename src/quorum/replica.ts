@@ -146,6 +146,7 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
       heartbeatTicks: cfg.heartbeatTicks,
       electionTimeoutTicks: cfg.electionTimeoutTicks,
       readRoundTicks: cfg.readRoundTicks,
+      batchEntriesMax: cfg.batchEntriesMax ?? LIMITS.batchEntriesMax,
       now: () => this.now,
       term: () => this.term,
       route: () => this.route(),
@@ -702,7 +703,9 @@ export class QuorumReplica implements ReplicaCore<QuorumRecord, QuorumSnapshot, 
     const prevTerm = this.log.termAt(prevIndex)
     invariant(prevTerm !== undefined, `no term for index ${prevIndex}`)
     const entries =
-      p.next <= this.log.lastIndex ? this.log.slice(p.next, LIMITS.batchEntriesMax, LIMITS.batchBytesMax) : []
+      p.next <= this.log.lastIndex
+        ? this.log.slice(p.next, this.cfg.batchEntriesMax ?? LIMITS.batchEntriesMax, LIMITS.batchBytesMax)
+        : []
     const lead = this.lead as LeaderState
     const msg: Append = {
       type: 'APPEND',

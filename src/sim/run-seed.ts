@@ -156,10 +156,12 @@ function drive<C extends SimCore>(
 function runQuorum(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
   const retain = rng.pick([10_000, 10_000, 40])
+  // Half the seeds run with tiny batches, so APPENDs and read rounds are cut at their limits.
+  const batchEntriesMax = rng.next() < 0.5 ? rng.pick([1, 2, 3]) : undefined
   const options = simOptions(rng)
   const cluster = new SimCluster<QuorumReplica>(
     IDS,
-    quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain}),
+    quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain, batchEntriesMax}),
     rng.fork(),
     options,
   )
@@ -206,8 +208,10 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
 
 function runEventual(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
+  // Half the seeds run with tiny batches, so replication, reads and anti-entropy are cut and held at their limits.
+  const limits = rng.next() < 0.5 ? {batchEntriesMax: rng.pick([1, 2, 3]), replHoldKeysMax: rng.pick([1, 2, 4])} : {}
   const options = simOptions(rng)
-  const cluster = new SimCluster<EventualReplica>(IDS, eventualFactory(IDS), rng.fork(), options)
+  const cluster = new SimCluster<EventualReplica>(IDS, eventualFactory(IDS, limits), rng.fork(), options)
   const h = harness('eventual', seed, rng, cluster, DEFAULT_EVENTUAL_TIMING.tickMs, opts)
   // Seed 004: in some runs a sixth replica joins in the middle of the faults (it starts empty,
   // catches up, then coordinates writes with a clock entry of its own).

@@ -13,10 +13,16 @@ import {QuorumReplica} from '../quorum/replica.js'
 import {asQuorumPeerMessage} from '../quorum/validate-messages.js'
 import type {CoreFactory} from './sim-cluster.js'
 
-export function eventualFactory(peers: readonly string[]): CoreFactory<EventualReplica> {
+/** Batch limits a seed runs with (undefined: the real defaults). */
+export interface BatchLimits {
+  readonly batchEntriesMax?: number
+  readonly replHoldKeysMax?: number
+}
+
+export function eventualFactory(peers: readonly string[], limits: BatchLimits = {}): CoreFactory<EventualReplica> {
   return {
     create(id: string, rng: Rng, snapshot: unknown, records: readonly unknown[], facts: RecoveryFacts) {
-      const core = new EventualReplica({id, peers, rng, ...DEFAULT_EVENTUAL_TIMING})
+      const core = new EventualReplica({id, peers, rng, ...DEFAULT_EVENTUAL_TIMING, ...limits})
       core.restore(snapshot as EventualSnapshot | null, records as EventualRecord[], facts)
       return core
     },
