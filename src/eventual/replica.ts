@@ -804,16 +804,27 @@ export class EventualReplica {
     const r = this.recovering
     if (r && msg.earlierLife === true) r.earlierLife = true
     if (r && msg.earlierLife === false) r.cleared.add(msg.from)
-    // Caught up once every asked peer answered and the pulled states have had a moment to arrive.
-    if (r?.awaiting?.delete(msg.from) && r.awaiting.size === 0) r.doneAt = this.now + (pull.length ? 5 : 0)
+    // Caught up once every asked peer (or, after an empty start, every member) answered and the
+    // pulled states have had a moment to arrive.
+    const askedAll = r?.awaiting?.delete(msg.from) === true && r.awaiting.size === 0
+    if (r && (askedAll || (r.kind === 'empty' && this.everyMemberCleared(r))))
+      r.doneAt = this.now + (pull.length ? 5 : 0)
+  }
+
+  private everyMemberCleared(r: {readonly cleared: ReadonlySet<string>}): boolean {
+    return this.memberIds().every((m) => m === this.id || r.cleared.has(m))
   }
 
   /** Ends the catch-up once every asked peer answered and pulled states had time to land. */
   private finishRecovery(out: Out): void {
     const r = this.recovering
-    if (!r || r.awaiting === null || r.awaiting.size > 0 || this.now < r.doneAt) return
-    // An empty start gives every running peer time to be heard before it judges who it is.
-    if (r.kind === 'empty' && this.now < 2 * this.cfg.suspectTicks) return
+    if (!r || this.now < r.doneAt) return
+    const askedAnswered = r.awaiting !== null && r.awaiting.size === 0
+    if (r.kind === 'loss' && !askedAnswered) return
+    // An empty start that has not heard "no" from every member gives every running peer time to be
+    // heard before it judges who it is (and then takes a new actor).
+    if (r.kind === 'empty' && !this.everyMemberCleared(r) && (!askedAnswered || this.now < 2 * this.cfg.suspectTicks))
+      return
     this.recovering = null
     if (r.kind === 'empty') {
       // The new actor (if any) first: a torn append keeps a prefix, never "done" without the actor.
