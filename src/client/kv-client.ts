@@ -293,6 +293,7 @@ export class KvClient {
         continue
       }
       if (outcome.kind === 'reply') this.noteLeader(id, outcome.reply)
+      else if (id === this.leaderHint) this.leaderHint = null // silent (paused, cut off): spread again
       return resultOf(outcome, id, timeoutMs, kind)
     }
     throw noLiveReplica(this.names)
