@@ -223,8 +223,10 @@ export class EventualReplica {
     }
     if ((fresh || catchingUp) && !facts.loss && this.members.size > 1) {
       this.recovering = {kind: 'empty', ...catchUp}
-      // Persisted before anything else, so a crash during the catch-up resumes it.
-      if (!catchingUp) bootRecords.push({t: 'catchup', done: false})
+      // First of all records, so a crash during the catch-up resumes it: a torn first append keeps a
+      // prefix, and a prefix without this record would look like a replica that holds data (sim seed
+      // 6213 kept only the incarnation record, restarted "whole" with its plain id and reused a dot).
+      if (!catchingUp) bootRecords.unshift({t: 'catchup', done: false})
     }
     const lines =
       this.recovering && !facts.loss

@@ -161,6 +161,17 @@ describe('cores after lost data', () => {
       expect((replyOf(r, 'p1') as {result: {clock: unknown}}).result.clock).to.deep.equal({n2: 1})
     })
 
+    it('a crash that tears its very first append still leaves it catching up (sim seed 6213)', () => {
+      const fresh = make('n1', 5, null, [], EMPTY)
+      const boot = fresh.tick().persist
+      expect(boot[0], 'the catch-up mark comes first').to.deep.equal({t: 'catchup', done: false})
+      // Any torn prefix of that append, even one record, must not look like a replica that holds data.
+      for (let kept = 1; kept <= boot.length; kept++) {
+        const again = make('n1', 6, null, boot.slice(0, kept), WHOLE)
+        expect(again.status().recovering, `${kept} record(s) kept`).to.equal(true)
+      }
+    })
+
     it('started empty while a member was down: takes a new actor, since that member may hold its old dots', () => {
       // n3 is down (or cut off) when n1 comes back empty; n2 never saw n1's earlier writes either.
       const r = new Router<EventualRecord, EventualReplica>()
