@@ -34,8 +34,9 @@ export function replicaConnection(url: string, name: string): Redis {
     ...tlsFor(url),
     connectionName: name,
     lazyConnect: true,
-    // Commands issued in one tick (a burst's publishes) go out in one socket write.
-    enableAutoPipelining: true,
+    // No enableAutoPipelining: with the offline queue off, a command issued while the broker is away
+    // failed inside ioredis's auto-pipeline where no caller could catch it, and a replica restarting
+    // during a broker outage exited (five-minute nemesis, seed 11).
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
@@ -52,7 +53,6 @@ export async function clientConnection(url: string, name: string, timeoutMs = 30
     ...tlsFor(url),
     connectionName: name,
     lazyConnect: true,
-    enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: timeoutMs,
