@@ -11,6 +11,9 @@ import type {ClusterNames} from './channel-names.js'
 
 export type {Log} from '../runtime/ports.js'
 
+/** A subscribe refused while the connection looked ready is retried this soon. */
+const SUBSCRIBE_RETRY_MS = 100
+
 export class RedisTransport implements Transport {
   private readonly sub: Redis
   private readonly pub: Redis
@@ -47,10 +50,24 @@ export class RedisTransport implements Transport {
     await Promise.all([connectWithRetry(this.sub), connectWithRetry(this.pub)])
   }
 
-  /** Subscribes to `channels` (ioredis resubscribes by itself after a reconnect). */
+  /**
+   * Subscribes to `channels`, retrying until the broker takes it: the broker may go away between
+   * connect() and here (a replica restarting during a broker restart exited on that in the nemesis).
+   * Once subscribed, ioredis resubscribes by itself after a reconnect.
+   */
   async subscribe(channels: string[], onMessage: (channel: string, raw: Buffer) => void): Promise<void> {
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => onMessage(channel.toString(), message))
-    await this.sub.subscribe(...channels)
+    for (;;) {
+      try {
+        await this.sub.subscribe(...channels)
+        return
+      } catch {
+        await new Promise<void>((resolve) => {
+          if (this.sub.status === 'ready') setTimeout(resolve, SUBSCRIBE_RETRY_MS)
+          else this.sub.once('ready', () => resolve())
+        })
+      }
+    }
   }
 
   /** Fire-and-forget publish; failures (broker down) are counted, the protocols resend what matters. */
