@@ -106,17 +106,7 @@ export class FrontDesk {
     const w = resolveReplicaCount(req.w, this.host.members.length, writeQuorum(this.host.members.length))
     if (typeof w === 'string') return this.reply(out, req.replyTo, errorReply(req.id, 'BAD_REQUEST', `--w: ${w}`))
     if (this.putsByReq.has(req.id)) return // a duplicate of a request in flight
-    if (this.size >= PENDING_MAX) {
-      return this.reply(
-        out,
-        req.replyTo,
-        errorReply(
-          req.id,
-          'UNAVAILABLE',
-          `replica ${this.host.id} has too many requests in flight; retry or use another --node`,
-        ),
-      )
-    }
+    if (this.refusedAsFull(req, out)) return
     const p: PendingPut = {
       req,
       fid: this.host.nextId(),
@@ -188,17 +178,7 @@ export class FrontDesk {
     const r = resolveReplicaCount(req.r, n, readQuorum(n))
     if (typeof r === 'string') return this.reply(out, req.replyTo, errorReply(req.id, 'BAD_REQUEST', `--r: ${r}`))
     if (this.readsByReq.has(req.id)) return
-    if (this.size >= PENDING_MAX) {
-      return this.reply(
-        out,
-        req.replyTo,
-        errorReply(
-          req.id,
-          'UNAVAILABLE',
-          `replica ${this.host.id} has too many requests in flight; retry or use another --node`,
-        ),
-      )
-    }
+    if (this.refusedAsFull(req, out)) return
     const now = this.host.now()
     const p: PendingRead = {
       req,
@@ -348,6 +328,14 @@ export class FrontDesk {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /** Every queue is bounded: past PENDING_MAX requests in flight, a new one is refused at once. */
+  private refusedAsFull(req: ClientPut | ClientRead, out: Out): boolean {
+    if (this.size < PENDING_MAX) return false
+    const message = `replica ${this.host.id} has too many requests in flight; retry or use another --node`
+    this.reply(out, req.replyTo, errorReply(req.id, 'UNAVAILABLE', message))
+    return true
+  }
 
   private reply(out: Out, replyTo: string, msg: object): void {
     out.toClient(replyTo, msg)
