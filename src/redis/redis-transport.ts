@@ -6,7 +6,7 @@
 import type {Redis} from 'ioredis'
 import type {Destination} from '../core/machine.js'
 import type {Log, Transport} from '../runtime/ports.js'
-import {redactUrl, replicaConnection} from './connect.js'
+import {connectReplica, redactUrl, replicaConnection} from './connect.js'
 import type {ClusterNames} from './channel-names.js'
 
 export type {Log} from '../runtime/ports.js'
@@ -45,9 +45,12 @@ export class RedisTransport implements Transport {
     }
   }
 
-  /** Connects both connections, retrying until the broker answers. */
+  /**
+   * Connects both connections, retrying until the broker answers; rejects with REDIS_UNAVAILABLE when
+   * the broker refuses the login or its TLS certificate (retrying cannot fix those).
+   */
   async connect(): Promise<void> {
-    await Promise.all([connectWithRetry(this.sub), connectWithRetry(this.pub)])
+    await Promise.all([connectReplica(this.sub, this.url), connectReplica(this.pub, this.url)])
   }
 
   /**
@@ -125,14 +128,5 @@ function channelOf(names: ClusterNames, to: Destination): string {
         election: names.electionTopic,
         commit: names.commitTopic,
       }[to.topic]
-  }
-}
-
-async function connectWithRetry(conn: Redis): Promise<void> {
-  // lazyConnect + retryStrategy: connect() rejects on the first failure but ioredis keeps retrying.
-  try {
-    await conn.connect()
-  } catch {
-    await new Promise<void>((resolve) => conn.once('ready', () => resolve()))
   }
 }
