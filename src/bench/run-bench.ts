@@ -16,6 +16,8 @@ export type BenchOp = 'put' | 'read' | 'mixed'
 export interface BenchOptions {
   readonly redisUrl: string
   readonly cluster: string
+  /** The cluster secrets (signed requests), or none. */
+  readonly secrets?: readonly Buffer[]
   readonly op: BenchOp
   readonly clients: number
   readonly limit: LoadLimit
@@ -61,7 +63,12 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
     o.onPhase?.('baseline', total)
     baseline = await measurePubSubBaseline({...o, inFlight: o.clients, onProgress: o.onProgress})
   }
-  const client = await KvClient.connect({redisUrl: o.redisUrl, cluster: o.cluster, timeoutMs: o.timeoutMs})
+  const client = await KvClient.connect({
+    redisUrl: o.redisUrl,
+    cluster: o.cluster,
+    timeoutMs: o.timeoutMs,
+    secrets: o.secrets,
+  })
   try {
     // A cluster that is not there fails the bench at once, not with a run full of UNAVAILABLE.
     const status = await client.status()

@@ -6,6 +6,7 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {DEFAULT_TIMEOUT_MS, KvClient} from '../client/kv-client.js'
 import {defaultRedisUrl} from '../redis/connect.js'
+import {readSecretFile, secretFilePath} from '../auth/secret-file.js'
 import {errorJson, jsonRequested, parseFailure, toCliFailure} from './cli-failure.js'
 
 /** The shared flags every subclass gets. */
@@ -22,6 +23,10 @@ export const sharedFlags = {
     min: 1,
     helpValue: 'MS',
   }),
+  'secret-file': Flags.string({
+    description: 'the cluster secret: sign requests, trust only signed replies (default: $KV_SECRET_FILE)',
+    helpValue: 'PATH',
+  }),
 }
 
 /** The parsed shared flags, as KvCommand helpers take them. */
@@ -31,9 +36,17 @@ export type SharedFlags = Interfaces.InferredFlags<typeof sharedFlags>
 export abstract class KvCommand extends Command {
   static override baseFlags = sharedFlags
 
-  /** The broker URL and cluster name the flags and environment select. */
-  protected target(flags: SharedFlags): {redisUrl: string; cluster: string} {
-    return {redisUrl: flags.redis ?? defaultRedisUrl(), cluster: flags.cluster ?? (process.env.KV_CLUSTER || 'default')}
+  /**
+   * The broker URL, cluster name and secrets the flags and environment select; a secret file that
+   * is missing, unreadable, too short or readable by everyone is BAD_REQUEST here, before any connection.
+   */
+  protected target(flags: SharedFlags): {redisUrl: string; cluster: string; secrets?: Buffer[]} {
+    const secretPath = secretFilePath(flags['secret-file'])
+    return {
+      redisUrl: flags.redis ?? defaultRedisUrl(),
+      cluster: flags.cluster ?? (process.env.KV_CLUSTER || 'default'),
+      ...(secretPath === undefined ? {} : {secrets: readSecretFile(secretPath)}),
+    }
   }
 
   /** Connects, runs one client call, and always closes the connections afterwards. */

@@ -19,6 +19,8 @@ export interface ClientBroker {
   /** Called once if the broker connection is lost; pending waits fail at once instead of timing out. */
   onLost(handler: (error: KvError) => void): void
   exists(key: string): Promise<boolean>
+  /** GET; null when the key does not exist. */
+  get(key: string): Promise<string | null>
   hgetall(key: string): Promise<Record<string, string>>
   set(key: string, value: string): Promise<void>
   del(key: string): Promise<void>
@@ -78,6 +80,10 @@ class RedisClientBroker implements ClientBroker {
 
   async exists(key: string): Promise<boolean> {
     return (await this.guard(() => this.pub.exists(key))) > 0
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.guard(() => this.pub.get(key))
   }
 
   async hgetall(key: string): Promise<Record<string, string>> {

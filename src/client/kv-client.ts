@@ -3,7 +3,11 @@
  * drive. It validates input before anything is sent, picks a live replica, sends one correlated
  * request over Redis pub/sub and turns the reply (or its absence) into a result or a KvError.
  */
+import {randomBytes} from 'node:crypto'
 import {nanoid} from 'nanoid'
+import {ClientAuth} from '../auth/client-auth.js'
+import {KeyRing} from '../auth/keys.js'
+import {CONTROL_LABEL, FAULT_KEY_LABEL} from '../auth/replica-auth.js'
 import {KvError} from '../core/errors.js'
 import {type ClusterNames, clusterNames} from '../redis/channel-names.js'
 import {defaultRedisUrl} from '../redis/connect.js'
@@ -18,8 +22,16 @@ import type {
 import type {FaultRequest} from '../runtime/control-messages.js'
 import {type ClientBroker, connectRedisBroker} from './client-broker.js'
 import {type ClusterStatus, assembleClusterStatus} from './cluster-status.js'
-import {aliveIds, knownReplicaIds, noLiveReplica, readRegistry, requireAlive, shuffled} from './node-picker.js'
-import {type Outcome, RequestChannel} from './request-channel.js'
+import {
+  type Live,
+  knownReplicaIds,
+  livePresence,
+  noLiveReplica,
+  readRegistry,
+  requireAlive,
+  shuffled,
+} from './node-picker.js'
+import {type Outcome, PLAIN_WIRE, RequestChannel, type Wire} from './request-channel.js'
 import {
   validateClusterName,
   validateContext,
@@ -39,6 +51,12 @@ export interface KvClientOptions {
   cluster?: string
   /** Default wait for each reply, in ms (5000); each call may override it. */
   timeoutMs?: number
+  /**
+   * The cluster secret(s) (auth/secret-file.ts reads them): requests are signed with the first and
+   * only replies signed with one of them count. Without: plain messages, and a cluster that
+   * requires a secret answers UNAUTHENTICATED before anything is sent.
+   */
+  secrets?: readonly Buffer[]
 }
 
 /** Options of put and delete (the CLI's --node, --context, --w, --timeout). */
@@ -88,15 +106,39 @@ export class KvClient {
    * saving the hop through a follower (forward, then relay back) that every write would otherwise pay.
    */
   private leaderHint: string | null = null
+  /** Authenticated cluster: each replica's receive epoch, as its signed presence (or a refusal) named it. */
+  private readonly epochs = new Map<string, string>()
+  private readonly channel: RequestChannel
 
   private constructor(
     private readonly broker: ClientBroker,
-    private readonly channel: RequestChannel,
+    private readonly auth: ClientAuth | null,
+    replyTo: string,
     cluster: string,
     timeoutMs: number,
   ) {
     this.names = clusterNames(cluster)
     this.timeoutMs = timeoutMs
+    this.channel = new RequestChannel(broker, replyTo, auth ? this.signedWire(auth, replyTo) : PLAIN_WIRE)
+  }
+
+  /**
+   * Requests sealed for their channel, naming the receivers' epochs (one replica's inbox, or every
+   * live replica on the control topic); replies count only when sealed for this client's channel.
+   */
+  private signedWire(auth: ClientAuth, replyTo: string): Wire {
+    const inboxPrefix = this.names.inbox('')
+    const replyLabel = `client:${replyTo}`
+    return {
+      encode: (channel, message) => {
+        const body = JSON.stringify(message)
+        if (channel === this.names.controlTopic) return auth.seal(CONTROL_LABEL, this.epochs, body)
+        const id = channel.slice(inboxPrefix.length)
+        const ep = this.epochs.get(id)
+        return auth.seal(`node:${id}`, ep === undefined ? [] : [[id, ep]], body)
+      },
+      decode: (raw) => auth.open(raw, replyLabel)?.body ?? null,
+    }
   }
 
   /**
@@ -112,7 +154,7 @@ export class KvClient {
       Math.min(timeoutMs, CONNECT_TIMEOUT_MS_MAX),
     )
     try {
-      return await KvClient.over(broker, {cluster, timeoutMs})
+      return await KvClient.over(broker, {cluster, timeoutMs, secrets: opts.secrets})
     } catch (error) {
       await broker.close()
       throw error
@@ -120,14 +162,21 @@ export class KvClient {
   }
 
   /** Called by connect(), and by unit tests with an in-memory broker: subscribes, then is ready. */
-  static async over(broker: ClientBroker, opts: {cluster?: string; timeoutMs?: number} = {}): Promise<KvClient> {
+  static async over(
+    broker: ClientBroker,
+    opts: {cluster?: string; timeoutMs?: number; secrets?: readonly Buffer[]} = {},
+  ): Promise<KvClient> {
     const cluster = opts.cluster ?? 'default'
     validateClusterName(cluster)
     const timeoutMs = validateTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
-    const replyTo = clusterNames(cluster).replyChannel(nanoid())
-    const channel = new RequestChannel(broker, replyTo)
+    const clientId = nanoid()
+    const replyTo = clusterNames(cluster).replyChannel(clientId)
+    const auth = opts.secrets?.length
+      ? new ClientAuth(new KeyRing(opts.secrets, cluster), clientId, randomBytes(9).toString('base64url'))
+      : null
+    const client = new KvClient(broker, auth, replyTo, cluster, timeoutMs)
     await broker.subscribe(replyTo)
-    return new KvClient(broker, channel, cluster, timeoutMs)
+    return client
   }
 
   /** The cluster this client talks to. */
@@ -168,7 +217,9 @@ export class KvClient {
   /** `kv status`: every registered replica, alive when it answers within min(timeout, 1.5 s). */
   async status(opts: {timeoutMs?: number} = {}): Promise<ClusterStatus> {
     const waitMs = Math.min(this.waitFor(opts.timeoutMs), STATUS_WAIT_MS_MAX)
-    const registry = await readRegistry(this.broker, this.names)
+    const registry = await readRegistry(this.broker, this.names, this.auth)
+    // The epochs to name (and UNAUTHENTICATED, before anything is sent, when the secrets differ).
+    this.noteEpochs(await livePresence(this.broker, this.names, registry, this.auth))
     const answers = new Map<string, NodeStatus | undefined>()
     await Promise.all(
       registry.map(async (r) => {
@@ -206,7 +257,7 @@ export class KvClient {
    */
   async partition(groups: string[][], opts: {timeoutMs?: number} = {}): Promise<void> {
     validatePartition(groups)
-    const registry = await readRegistry(this.broker, this.names)
+    const registry = await readRegistry(this.broker, this.names, this.auth)
     const known = knownReplicaIds(registry)
     const unknown = groups.flat().filter((id) => !known.has(id))
     if (registry.length > 0 && unknown.length > 0) {
@@ -215,17 +266,17 @@ export class KvClient {
         `no replica ${unknown.join(', ')} in cluster "${this.names.cluster}" (registered: ${[...known].join(', ')})`,
       )
     }
-    const alive = await aliveIds(this.broker, this.names, registry)
+    const alive = await this.aliveNow(registry)
     if (alive.length === 0) throw noLiveReplica(this.names)
     const partition = groups.map((g) => [...g])
-    await this.broker.set(this.names.faultKey, JSON.stringify({partition}))
+    await this.broker.set(this.names.faultKey, this.sealValue(FAULT_KEY_LABEL, JSON.stringify({partition})))
     await this.broadcastFault(partition, alive, this.waitFor(opts.timeoutMs))
   }
 
   /** `kv fault heal`: clears the stored partition, then tells every replica to drop it. */
   async heal(opts: {timeoutMs?: number} = {}): Promise<void> {
-    const registry = await readRegistry(this.broker, this.names)
-    const alive = await aliveIds(this.broker, this.names, registry)
+    const registry = await readRegistry(this.broker, this.names, this.auth)
+    const alive = await this.aliveNow(registry)
     await this.broker.del(this.names.faultKey)
     if (alive.length === 0) throw noLiveReplica(this.names)
     await this.broadcastFault(null, alive, this.waitFor(opts.timeoutMs))
@@ -267,10 +318,10 @@ export class KvClient {
   ): Promise<unknown> {
     if (node !== undefined) {
       if (!this.fresh(this.seenAlive.get(node))) {
-        await requireAlive(this.broker, this.names, node)
+        this.noteEpochs([await requireAlive(this.broker, this.names, node, this.auth)])
         this.seenAlive.set(node, Date.now())
       }
-      const outcome = await this.channel.send(this.names.inbox(node), build(nanoid()), timeoutMs)
+      const outcome = await this.ask(node, build, timeoutMs)
       if (outcome.kind === 'no-receivers') {
         this.seenAlive.delete(node)
         throw notListening(node)
@@ -286,7 +337,7 @@ export class KvClient {
       candidates.unshift(hint)
     }
     for (const id of candidates) {
-      const outcome = await this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
+      const outcome = await this.ask(id, build, timeoutMs)
       if (outcome.kind === 'no-receivers') {
         this.liveView = null // someone stopped listening: look again next time
         if (id === this.leaderHint) this.leaderHint = null
@@ -297,6 +348,33 @@ export class KvClient {
       return resultOf(outcome, id, timeoutMs, kind)
     }
     throw noLiveReplica(this.names)
+  }
+
+  /**
+   * One request to replica `id`. An authenticated replica that refused the epoch the request named
+   * (it restarted since the client read its presence) says which one it wants: asked again once.
+   */
+  private async ask(id: string, build: (requestId: string) => ClientRequest, timeoutMs: number): Promise<Outcome> {
+    const outcome = await this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
+    if (outcome.kind !== 'reply' || outcome.reply.ok || outcome.reply.epoch === undefined || !this.auth) return outcome
+    this.epochs.set(id, outcome.reply.epoch)
+    return this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
+  }
+
+  private noteEpochs(live: readonly Live[]): void {
+    for (const l of live) if (l.epoch !== null) this.epochs.set(l.id, l.epoch)
+  }
+
+  /** Live ids now (and their epochs noted); UNAUTHENTICATED when the cluster's secret is not ours. */
+  private async aliveNow(registry: Awaited<ReturnType<typeof readRegistry>>): Promise<string[]> {
+    const live = await livePresence(this.broker, this.names, registry, this.auth)
+    this.noteEpochs(live)
+    return live.map((l) => l.id)
+  }
+
+  /** A value the client stores for replicas to read (the fault key): sealed in an authenticated cluster. */
+  private sealValue(label: string, body: string): string {
+    return this.auth ? this.auth.seal(label, [], body) : body
   }
 
   /** A quorum write reply names the leader; a refusal from the hinted one makes the hint stale. */
@@ -310,8 +388,8 @@ export class KvClient {
   /** The live replicas, read from the broker unless read within LIVE_VIEW_TTL_MS. */
   private async liveIds(): Promise<readonly string[]> {
     if (this.liveView && this.fresh(this.liveView.at)) return this.liveView.ids
-    const registry = await readRegistry(this.broker, this.names)
-    const ids = await aliveIds(this.broker, this.names, registry)
+    const registry = await readRegistry(this.broker, this.names, this.auth)
+    const ids = await this.aliveNow(registry)
     this.liveView = ids.length > 0 ? {ids, at: Date.now()} : null
     return ids
   }
@@ -321,8 +399,12 @@ export class KvClient {
   }
 
   private async askStatus(id: string, waitMs: number): Promise<NodeStatus> {
-    const request: ClientRequest = {type: 'client.status', id: nanoid(), replyTo: this.channel.replyTo}
-    const outcome = await this.channel.send(this.names.inbox(id), request, waitMs)
+    const build = (requestId: string): ClientRequest => ({
+      type: 'client.status',
+      id: requestId,
+      replyTo: this.channel.replyTo,
+    })
+    const outcome = await this.ask(id, build, waitMs)
     if (outcome.kind === 'no-receivers') throw notListening(id)
     return resultOf(outcome, id, waitMs, 'status') as NodeStatus
   }

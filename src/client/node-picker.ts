@@ -3,6 +3,9 @@
  * itself in the members hash at start and keeps its alive key fresh while it serves. KvClient asks
  * here before every request that names no node, and before fault and status broadcasts.
  */
+import {type ClientAuth, openStored} from '../auth/client-auth.js'
+import {looksSealed} from '../auth/envelope.js'
+import {presenceLabel, registryLabel} from '../auth/replica-auth.js'
 import {KvError} from '../core/errors.js'
 import {LIMITS} from '../core/limits.js'
 import type {ClusterNames} from '../redis/channel-names.js'
@@ -31,11 +34,30 @@ export function knownReplicaIds(registry: readonly Registration[]): Set<string> 
   return known
 }
 
-/** Registered replicas in natural id order; unreadable entries keep their id, bad ids are skipped. */
-export async function readRegistry(broker: ClientBroker, names: ClusterNames): Promise<Registration[]> {
+/**
+ * Registered replicas in natural id order; unreadable entries keep their id, bad ids are skipped.
+ * With a secret, an entry not signed with it keeps only its id (its mode and members may be forged);
+ * without one, so does a signed entry. Whether the client may talk to the cluster at all is decided
+ * from the presence keys (livePresence).
+ */
+export async function readRegistry(
+  broker: ClientBroker,
+  names: ClusterNames,
+  auth: ClientAuth | null = null,
+): Promise<Registration[]> {
   const hash = await broker.hgetall(names.membersKey)
   const ids = sortNatural(Object.keys(hash).filter((id) => LIMITS.idPattern.test(id))).slice(0, LIMITS.membersMax)
-  return ids.map((id) => parseRegistration(id, hash[id]))
+  const out: Registration[] = []
+  for (const id of ids) {
+    const raw = hash[id] ?? ''
+    if (auth === null) {
+      out.push(looksSealed(raw) ? {id} : parseRegistration(id, raw))
+      continue
+    }
+    const opened = auth.open(raw, registryLabel(id))
+    out.push(opened ? parseRegistration(id, opened.body) : {id})
+  }
+  return out
 }
 
 /** Parses one registry value (JSON {id, mode, startedAt, members}); never throws. */
@@ -62,21 +84,57 @@ export function registryMode(registry: readonly Registration[]): Mode | undefine
   return withMode[0]?.mode
 }
 
+/** A live replica as its presence key shows it: the epoch to name in requests (null without a secret). */
+export interface Live {
+  readonly id: string
+  readonly epoch: string | null
+}
+
+/**
+ * Registered replicas whose presence key exists right now, in natural order, with the epoch each
+ * one's signed presence names. UNAUTHENTICATED when a presence key shows that the cluster's
+ * signing and the client's secret do not match (no secret, another one, or one the cluster lacks).
+ */
+export async function livePresence(
+  broker: ClientBroker,
+  names: ClusterNames,
+  registry: readonly Registration[],
+  auth: ClientAuth | null = null,
+): Promise<Live[]> {
+  const alive = await Promise.all(registry.map(async (r) => presenceOf(broker, names, r.id, auth)))
+  return alive.filter((live): live is Live => live !== undefined)
+}
+
 /** Registered ids whose alive key exists right now, in natural order. */
 export async function aliveIds(
   broker: ClientBroker,
   names: ClusterNames,
   registry: readonly Registration[],
+  auth: ClientAuth | null = null,
 ): Promise<string[]> {
-  const alive = await Promise.all(
-    registry.map(async (r) => ((await broker.exists(names.aliveKey(r.id))) ? r.id : undefined)),
-  )
-  return alive.filter((id): id is string => id !== undefined)
+  return (await livePresence(broker, names, registry, auth)).map((l) => l.id)
+}
+
+async function presenceOf(
+  broker: ClientBroker,
+  names: ClusterNames,
+  id: string,
+  auth: ClientAuth | null,
+): Promise<Live | undefined> {
+  const raw = await broker.get(names.aliveKey(id))
+  if (raw === null) return undefined
+  return {id, epoch: openStored(auth, raw, presenceLabel(id), names.cluster).ep}
 }
 
 /** Called by KvClient when the user named --node: UNAVAILABLE unless its alive key exists. */
-export async function requireAlive(broker: ClientBroker, names: ClusterNames, id: string): Promise<void> {
-  if (await broker.exists(names.aliveKey(id))) return
+export async function requireAlive(
+  broker: ClientBroker,
+  names: ClusterNames,
+  id: string,
+  auth: ClientAuth | null = null,
+): Promise<Live> {
+  const live = await presenceOf(broker, names, id, auth)
+  if (live) return live
   throw new KvError(
     'UNAVAILABLE',
     `replica ${id} is not alive (no heartbeat from it in cluster "${names.cluster}"); check kv status, or leave out --node to use any live replica`,

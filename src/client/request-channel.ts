@@ -24,6 +24,18 @@ interface Waiter {
   fail(error: KvError): void
 }
 
+/**
+ * How requests and replies look on the wire: plain JSON, or (with a secret) sealed requests and
+ * replies that count only if their MAC holds (KvClient builds the signed one).
+ */
+export interface Wire {
+  encode(channel: string, message: object): string
+  /** The reply's JSON text, or null to ignore what arrived. */
+  decode(raw: string): string | null
+}
+
+export const PLAIN_WIRE: Wire = {encode: (_channel, message) => JSON.stringify(message), decode: (raw) => raw}
+
 /** Created by KvClient after it subscribed to `replyTo`; used for every request the client sends. */
 export class RequestChannel {
   private readonly waiters = new Map<string, Waiter>()
@@ -32,6 +44,7 @@ export class RequestChannel {
   constructor(
     private readonly broker: ClientBroker,
     readonly replyTo: string,
+    private readonly wire: Wire = PLAIN_WIRE,
   ) {
     broker.onMessage((channel, message) => {
       if (channel === replyTo) this.deliver(message)
@@ -144,11 +157,12 @@ export class RequestChannel {
 
   private async publish(channel: string, message: {readonly id: string}): Promise<number> {
     if (this.lost) throw this.lost
-    return this.broker.publish(channel, JSON.stringify(message))
+    return this.broker.publish(channel, this.wire.encode(channel, message))
   }
 
   private deliver(raw: string): void {
-    const reply = parseReply(raw)
+    const text = this.wire.decode(raw)
+    const reply = text === null ? undefined : parseReply(text)
     if (!reply) return
     const waiter = this.waiters.get(reply.id)
     if (waiter?.accept(reply)) this.waiters.delete(reply.id)
@@ -172,7 +186,8 @@ export function parseReply(raw: string): ClientReply | undefined {
     const message = typeof error.message === 'string' ? error.message : 'the replica refused the request'
     // An unknown code from a newer replica still fails the request, as the least specific code.
     const code = isErrorCode(error.code) ? error.code : 'UNAVAILABLE'
-    return {type: 'client.reply', id: m.id, ok: false, error: {code, message}}
+    const epoch = typeof m.epoch === 'string' && m.epoch.length <= 64 ? {epoch: m.epoch} : {}
+    return {type: 'client.reply', id: m.id, ok: false, error: {code, message}, ...epoch}
   }
   return undefined
 }

@@ -15,6 +15,7 @@ export interface ReplicaSpec {
   readonly allowFaults: boolean
   readonly redisUrl: string
   readonly cluster: string
+  readonly secretFile?: string
 }
 
 /** Where the replica's output lines go (already prefixed with `[id] `). Plain callbacks, called detached. */
@@ -39,6 +40,7 @@ export function nodeStartArgs(spec: ReplicaSpec): string[] {
   ]
   args.push('--redis', spec.redisUrl, '--cluster', spec.cluster)
   if (spec.allowFaults) args.push('--allow-faults')
+  if (spec.secretFile !== undefined) args.push('--secret-file', spec.secretFile)
   return args
 }
 

@@ -22,6 +22,9 @@ export interface SupervisorOptions {
   /** --redis or an environment variable; undefined lets the supervisor find or start one. */
   readonly explicitRedisUrl: string | undefined
   readonly cluster: string
+  /** --secret-file (absolute), handed to every replica; `secrets` are its contents, for the supervisor's own client. */
+  readonly secretFile?: string
+  readonly secrets?: readonly Buffer[]
 }
 
 /**
@@ -95,7 +98,12 @@ async function startReplicas(
   out: SupervisorOutput,
   stop: StopSignal,
 ): Promise<void> {
-  const client = await KvClient.connect({redisUrl: broker.url, cluster: opts.cluster, timeoutMs: 1000})
+  const client = await KvClient.connect({
+    redisUrl: broker.url,
+    cluster: opts.cluster,
+    timeoutMs: 1000,
+    secrets: opts.secrets,
+  })
   try {
     const ids = Array.from({length: opts.nodes}, (_, i) => `n${i + 1}`)
     for (const id of ids) {
@@ -107,6 +115,7 @@ async function startReplicas(
         allowFaults: opts.allowFaults,
         redisUrl: broker.url,
         cluster: opts.cluster,
+        secretFile: opts.secretFile,
       }
       replicas.push(new ChildReplica(spec, opts.binPath, {stdout: out.stdout, stderr: out.stderr}))
     }

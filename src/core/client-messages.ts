@@ -118,6 +118,11 @@ export interface ClientReplyError {
   readonly id: string
   readonly ok: false
   readonly error: {code: ErrorCode; message: string}
+  /**
+   * Set when an authenticated replica refused the request's epoch (it restarted, or the client's
+   * view is old): the epoch to name instead. The client retries once with it; nothing was applied.
+   */
+  readonly epoch?: string
 }
 
 export type ClientReply = ClientReplyOk | ClientReplyError

@@ -2,7 +2,8 @@
  * Expected failures with a stable code (../../README.md, "Errors"). Every layer throws or returns these;
  * the CLI maps `code` to an exit status and the JSON error shape of the contract.
  */
-export type ErrorCode = 'BAD_REQUEST' | 'NO_QUORUM' | 'TIMEOUT' | 'UNAVAILABLE' | 'REDIS_UNAVAILABLE'
+export type ErrorCode =
+  'BAD_REQUEST' | 'NO_QUORUM' | 'TIMEOUT' | 'UNAVAILABLE' | 'REDIS_UNAVAILABLE' | 'UNAUTHENTICATED'
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'BAD_REQUEST',
@@ -10,6 +11,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'TIMEOUT',
   'UNAVAILABLE',
   'REDIS_UNAVAILABLE',
+  'UNAUTHENTICATED',
 ]
 
 /** Exit status of the CLI for each code: bad input is 2, everything else 1. */
@@ -19,6 +21,7 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
   TIMEOUT: 1,
   UNAVAILABLE: 1,
   REDIS_UNAVAILABLE: 1,
+  UNAUTHENTICATED: 1,
 }
 
 /** A failure the user can act on; `message` says what happened and what to do. */

@@ -37,6 +37,7 @@ export function outcomeOfError(error: unknown, mayHaveDelivered: boolean): Faile
     case 'NO_QUORUM':
     case 'BAD_REQUEST':
     case 'UNAVAILABLE':
+    case 'UNAUTHENTICATED': // decided from the presence keys, before anything is sent
       return {status: 'fail', error: error.code}
     case 'REDIS_UNAVAILABLE':
       return {status: mayHaveDelivered ? 'unknown' : 'fail', error: error.code}

@@ -59,6 +59,10 @@ export class PublishWatch implements ClientBroker {
     return this.inner.exists(key)
   }
 
+  get(key: string): Promise<string | null> {
+    return this.inner.get(key)
+  }
+
   hgetall(key: string): Promise<Record<string, string>> {
     return this.inner.hgetall(key)
   }

@@ -5,6 +5,7 @@
  * requests, let in-flight ones finish, snapshot, close. Created by runtime/run-replica.ts.
  */
 import {nanoid} from 'nanoid'
+import {CONTROL_LABEL, FAULT_KEY_LABEL, type ReplicaAuth, presenceLabel, registryLabel} from '../auth/replica-auth.js'
 import type {ReplicaCore} from '../core/replica-core.js'
 import {asFaultRequest} from '../runtime/wire-codec.js'
 import {isRecord} from '../core/guards.js'
@@ -33,6 +34,8 @@ export interface RedisHostOptions<R, S, M> {
   readonly log: Log
   /** Snapshot after this many log records (and on SIGTERM). */
   readonly snapshotEveryRecords?: number
+  /** The cluster secret's authenticator (--secret-file); absent: plain messages. */
+  readonly auth?: ReplicaAuth
 }
 
 const PRESENCE_TTL_MS = 3000
@@ -64,6 +67,7 @@ export class RedisReplicaHost<R, S, M> {
       allowFaults: o.allowFaults,
       snapshotEveryRecords: o.snapshotEveryRecords,
       newHintId: () => nanoid(),
+      auth: o.auth,
     })
   }
 
@@ -74,20 +78,29 @@ export class RedisReplicaHost<R, S, M> {
   /** Subscribe, register, and start ticking. */
   async start(): Promise<void> {
     const {names, transport} = this.o
+    // Each channel's label, which a signed message's MAC binds (auth/replica-auth.ts labelOf).
+    const labels = new Map<string, string>([
+      [names.inbox(this.id), `node:${this.id}`],
+      [names.membersTopic, 'topic:members'],
+      [names.controlTopic, CONTROL_LABEL],
+      [names.replicationTopic, 'topic:replication'],
+      [names.electionTopic, 'topic:election'],
+      [names.commitTopic, 'topic:commit'],
+    ])
     const channels = [names.inbox(this.id), names.membersTopic, names.controlTopic, ...this.o.topics]
     await transport.connect()
     // The partition must be in force before the first peer message arrives.
     if (this.o.allowFaults) await this.loadFault()
-    await transport.subscribe(channels, (channel, raw) => this.onRaw(channel, raw))
+    await transport.subscribe(channels, (channel, raw) => this.onRaw(channel, labels.get(channel) ?? channel, raw))
     this.o.hints?.resumeFor(this.o.core.memberIds())
     this.timers.push(setInterval(() => this.runner.tick(), this.o.tickMs))
     this.timers.push(setInterval(() => void this.refreshPresence(), PRESENCE_REFRESH_MS))
     await this.refreshPresence()
   }
 
-  private onRaw(channel: string, raw: Buffer): void {
+  private onRaw(channel: string, label: string, raw: Buffer): void {
     try {
-      this.runner.onRaw(raw)
+      this.runner.onRaw(raw, label)
     } catch (error) {
       // A bug must not be hidden, but one bad message must not take the replica down either.
       this.o.log(
@@ -107,7 +120,10 @@ export class RedisReplicaHost<R, S, M> {
 
   private async loadFault(): Promise<void> {
     try {
-      const raw = await this.o.transport.commands.get(this.o.names.faultKey)
+      const stored = await this.o.transport.commands.get(this.o.names.faultKey)
+      if (!stored) return
+      // Signed by the kv fault client in an authenticated cluster; anything else is ignored there.
+      const raw = this.o.auth ? this.o.auth.openValue(stored, FAULT_KEY_LABEL)?.toString('utf8') : stored
       if (!raw) return
       // The key holds {"partition": [[ids], ...]} as `kv fault partition` stored it.
       const parsed: unknown = JSON.parse(raw)
@@ -126,11 +142,16 @@ export class RedisReplicaHost<R, S, M> {
   private async refreshPresence(): Promise<void> {
     if (this.stopping || !this.o.transport.connected) return
     const {names, transport} = this.o
+    // Signed in an authenticated cluster: clients read the epoch to name from the presence key's
+    // envelope, and find out from these two values whether their secret is the cluster's.
+    const auth = this.o.auth
     const value = JSON.stringify({id: this.id, mode: this.o.mode})
+    const presence = auth ? auth.sealValue(presenceLabel(this.id), value) : value
+    const registration = auth ? auth.sealValue(registryLabel(this.id), this.registration()) : this.registration()
     await transport.commands
       .multi()
-      .hset(names.membersKey, this.id, this.registration())
-      .set(names.aliveKey(this.id), value, 'PX', PRESENCE_TTL_MS)
+      .hset(names.membersKey, this.id, registration)
+      .set(names.aliveKey(this.id), presence, 'PX', PRESENCE_TTL_MS)
       .exec()
       .catch(() => {})
   }

@@ -18,6 +18,7 @@
  * Synchronous and callback-based on purpose: no Promise, timer or clock in here. Time arrives only
  * through tick(), and every timeout counts ticks, so the simulator runs this exact code step by step.
  */
+import {type ReplicaAuth, hintLabel} from '../auth/replica-auth.js'
 import {KvError} from '../core/errors.js'
 import type {ClientRequest} from '../core/client-messages.js'
 import type {Destination, Effect, Output} from '../core/machine.js'
@@ -65,10 +66,15 @@ export interface RunnerOptions<R, S, M> {
   readonly newHintId: () => string
   /** Sees every Output the core returns, before the runner acts on it (the simulator's checkers). */
   readonly onOutput?: (out: Output<R>) => void
+  /**
+   * An authenticated cluster: every message out is sealed, every message in is opened (MAC, then
+   * freshness, then replay) before anything parses it. Absent: plain JSON, as without a secret.
+   */
+  readonly auth?: ReplicaAuth
 }
 
 /** What became of one inbound message (the simulator counts these; the Redis host ignores them). */
-export type Inbound = 'client' | 'peer' | 'fault' | 'hint-ack' | 'partitioned' | 'invalid' | 'closed'
+export type Inbound = 'client' | 'peer' | 'fault' | 'hint-ack' | 'partitioned' | 'invalid' | 'rejected' | 'closed'
 
 interface HintWaiter {
   readonly deadlineTick: number
@@ -103,6 +109,7 @@ export class ReplicaRunner<R, S, M> {
 
   private dropped = 0
   private droppedReported = 0
+  private rejectedReported = 0
   private lastDropReason = ''
 
   /** Graceful stop: refusing client requests, then (closed) taking no input at all. */
@@ -121,6 +128,11 @@ export class ReplicaRunner<R, S, M> {
     return this.o.core.id
   }
 
+  /** The receive epoch a client must name now (authenticated clusters; the presence key carries it), or null. */
+  get epoch(): string | null {
+    return this.o.auth?.epoch ?? null
+  }
+
   /** Invalid messages dropped so far. */
   get droppedCount(): number {
     return this.dropped
@@ -137,6 +149,7 @@ export class ReplicaRunner<R, S, M> {
   tick(): void {
     if (this.closed) return
     this.ticks++
+    this.o.auth?.tick()
     this.submit(this.o.core.tick())
     this.writeSoonRecords()
     this.expireHints()
@@ -145,8 +158,20 @@ export class ReplicaRunner<R, S, M> {
 
   // ---- inbound -------------------------------------------------------------------------------
 
-  /** One raw message from any channel the replica listens on (its inbox, the topics, the control topic). */
-  onRaw(raw: Buffer | string): Inbound {
+  /**
+   * One raw message from any channel the replica listens on (its inbox, the topics, the control
+   * topic); `via` is that channel's label (auth/replica-auth.ts labelOf: `node:ID`, `topic:NAME`),
+   * which an authenticated cluster's MAC binds (default: this replica's inbox).
+   */
+  onRaw(raw: Buffer | string, via = `node:${this.id}`): Inbound {
+    if (this.o.auth) {
+      const opened = this.o.auth.open(raw, via)
+      if (!opened.ok) {
+        if (opened.body && via === `node:${this.id}`) this.answerStale(opened.body)
+        return 'rejected'
+      }
+      raw = opened.body
+    }
     const decoded = decodeEnvelope(raw)
     if (!decoded.ok) return this.drop(decoded.reason)
     const m = decoded.msg
@@ -176,12 +201,37 @@ export class ReplicaRunner<R, S, M> {
     return 'peer'
   }
 
+  /**
+   * A client request signed with the secret but naming an epoch this replica no longer accepts (it
+   * restarted, or the client's view of it is old): the client is told the current epoch and retries
+   * once, instead of waiting for its timeout. Nothing was applied.
+   */
+  private answerStale(body: Buffer): void {
+    const decoded = decodeEnvelope(body)
+    const req = decoded.ok && decoded.msg.type.startsWith('client.') ? asClientRequest(decoded.msg) : null
+    if (!req || this.closed) return
+    const message = `replica ${this.id} did not accept the request's epoch (it restarted, or the client's view of it is old); retry`
+    this.reply(req.replyTo, {
+      type: 'client.reply',
+      id: req.id,
+      ok: false,
+      error: {code: 'UNAVAILABLE', message},
+      epoch: (this.o.auth as ReplicaAuth).epoch,
+    })
+  }
+
+  /** Messages refused by the authenticator, by reason (no-mac, bad-mac, stale, replayed); null without a secret. */
+  get rejected(): Readonly<Record<string, number>> | null {
+    return this.o.auth ? {...this.o.auth.rejected} : null
+  }
+
   private onClient(req: ClientRequest): void {
     if (this.stopping) {
       return this.replyError(req, new KvError('UNAVAILABLE', `replica ${this.id} is shutting down; use another --node`))
     }
     if (req.type === 'client.status') {
-      const result = {...this.o.core.status(), partitioned: this.filter.active}
+      const rejected = this.rejected
+      const result = {...this.o.core.status(), partitioned: this.filter.active, ...(rejected ? {rejected} : {})}
       return this.reply(req.replyTo, {type: 'client.reply', id: req.id, ok: true, result})
     }
     // Every core's input type includes the client requests.
@@ -213,12 +263,26 @@ export class ReplicaRunner<R, S, M> {
   }
 
   private reportDrops(): void {
-    if (this.dropped === this.droppedReported) return
+    if (this.dropped !== this.droppedReported) {
+      this.o.log(
+        'warn',
+        `dropped ${this.dropped - this.droppedReported} invalid message(s) in the last ${DROP_REPORT_MS / 1000}s (last: ${this.lastDropReason}); ${this.dropped} in all`,
+      )
+      this.droppedReported = this.dropped
+    }
+    const rejected = this.o.auth?.rejected
+    if (!rejected) return
+    const total = rejected['no-mac'] + rejected['bad-mac'] + rejected.stale + rejected.replayed
+    if (total === this.rejectedReported) return
+    const by = Object.entries(rejected)
+      .filter(([, n]) => n > 0)
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(', ')
     this.o.log(
       'warn',
-      `dropped ${this.dropped - this.droppedReported} invalid message(s) in the last ${DROP_REPORT_MS / 1000}s (last: ${this.lastDropReason}); ${this.dropped} in all`,
+      `refused ${total - this.rejectedReported} unauthenticated message(s) in the last ${DROP_REPORT_MS / 1000}s; in all: ${by}`,
     )
-    this.droppedReported = this.dropped
+    this.rejectedReported = total
   }
 
   // ---- outbound ------------------------------------------------------------------------------
@@ -304,11 +368,16 @@ export class ReplicaRunner<R, S, M> {
 
   private send(to: Destination, msg: object): void {
     if (to.kind === 'node' && this.filter.blocks(to.id)) return
-    this.o.transport.send(to, encodeMessage(msg))
+    this.publish(to, msg)
   }
 
   private reply(channel: string, msg: object): void {
-    this.o.transport.send({kind: 'client', channel}, encodeMessage(msg))
+    this.publish({kind: 'client', channel}, msg)
+  }
+
+  private publish(to: Destination, msg: object): void {
+    const json = encodeMessage(msg)
+    this.o.transport.send(to, this.o.auth ? this.o.auth.sealTo(to, json) : json)
   }
 
   private replyError(req: ClientRequest | FaultRequest, error: KvError): void {
@@ -321,7 +390,11 @@ export class ReplicaRunner<R, S, M> {
         this.o.log(e.level, e.text)
         break
       case 'hint':
-        this.o.hints?.add(e.peer, e.msg)
+        // Signed, so that whoever can write to the broker's queues cannot make this replica relay a forgery.
+        this.o.hints?.add(
+          e.peer,
+          this.o.auth ? {sealed: this.o.auth.sealValue(hintLabel(e.peer), encodeMessage(e.msg))} : e.msg,
+        )
         break
       case 'peer':
         this.o.log('info', `peer ${e.id} is ${e.alive ? 'up' : 'down'}`)
@@ -374,11 +447,26 @@ export class ReplicaRunner<R, S, M> {
    * believes the peer alive). `done(true)` once the peer acked it; `done(false)` if the peer is
    * partitioned away or did not ack within HINT_ACK_TIMEOUT_MS (counted in ticks): the queue retries.
    */
-  deliverHint(peer: string, msg: object, done: (ok: boolean) => void): void {
+  deliverHint(peer: string, stored: object, done: (ok: boolean) => void): void {
     if (this.closed || this.filter.blocks(peer) || this.hintWaiters.size >= HINTS_AWAITING_ACK_MAX) return done(false)
+    const msg = this.openHint(peer, stored)
+    if (!msg) return done(true) // forged or damaged: counted, and taken off the queue for good
     const batch = `h.${this.o.newHintId()}`
     this.hintWaiters.set(batch, {deadlineTick: this.ticks + this.hintAckTimeoutTicks, done})
     this.send({kind: 'node', id: peer}, {...msg, batch})
+  }
+
+  /** The hint as the core made it, or null when it is not one this cluster signed for `peer`. */
+  private openHint(peer: string, stored: object): object | null {
+    if (!this.o.auth) return stored
+    const sealed = (stored as {sealed?: unknown}).sealed
+    const body = typeof sealed === 'string' ? this.o.auth.openValue(sealed, hintLabel(peer)) : null
+    if (body === null) {
+      if (typeof sealed !== 'string') this.o.auth.rejected['no-mac']++
+      return null
+    }
+    const decoded = decodeEnvelope(body)
+    return decoded.ok ? decoded.msg : null
   }
 
   private ackHint(batch: string): void {

@@ -2,7 +2,9 @@
  * `kv node start`: recover the replica from its data dir, connect, and serve until SIGTERM/SIGINT.
  * Called only by src/commands/node/start.ts; tests start replicas through bin/run.js like users do.
  */
-import {randomInt} from 'node:crypto'
+import {randomBytes, randomInt} from 'node:crypto'
+import {KeyRing} from '../auth/keys.js'
+import {ReplicaAuth} from '../auth/replica-auth.js'
 import {Rng} from '../core/rng.js'
 import {asEventualPeerMessage} from '../eventual/validate-messages.js'
 import {DEFAULT_EVENTUAL_TIMING, EventualReplica, type EventualInput} from '../eventual/replica.js'
@@ -26,6 +28,19 @@ export interface ReplicaOptions {
   redisUrl: string
   cluster: string
   allowFaults: boolean
+  /** The cluster secrets from --secret-file (signing one first), or none: plain messages. */
+  secrets?: Buffer[]
+}
+
+/** The authenticator of a replica started with a secret. */
+function authFor(opts: ReplicaOptions, tickMs: number): ReplicaAuth | undefined {
+  if (!opts.secrets || opts.secrets.length === 0) return undefined
+  return new ReplicaAuth({
+    id: opts.id,
+    keys: new KeyRing(opts.secrets, opts.cluster),
+    randomToken: (bytes) => randomBytes(bytes).toString('base64url'),
+    tickMs,
+  })
 }
 
 function makeLog(id: string): Log {
@@ -73,6 +88,7 @@ async function eventualDriver(opts: ReplicaOptions, log: Log): Promise<{driver: 
     topics: [names.replicationTopic],
     hints,
     log,
+    auth: authFor(opts, DEFAULT_EVENTUAL_TIMING.tickMs),
   })
   return {driver, members: core.memberIds()}
 }
@@ -102,6 +118,7 @@ async function quorumDriver(opts: ReplicaOptions, log: Log): Promise<{driver: St
     asPeerMessage: asQuorumPeerMessage,
     topics: [names.electionTopic, names.commitTopic],
     log,
+    auth: authFor(opts, DEFAULT_QUORUM_TIMING.tickMs),
   })
   return {driver, members: core.memberIds()}
 }
@@ -130,7 +147,7 @@ export async function runReplica(opts: ReplicaOptions): Promise<void> {
   await driver.start()
   log(
     'info',
-    `serving as ${opts.mode} replica ${opts.id} of cluster ${opts.cluster} via ${redactUrl(opts.redisUrl)} (members: ${members.sort().join(',')})`,
+    `serving as ${opts.mode} replica ${opts.id} of cluster ${opts.cluster} via ${redactUrl(opts.redisUrl)} (members: ${members.sort().join(',')})${opts.secrets?.length ? `; signed messages only (${opts.secrets.length} secret(s) accepted)` : ''}`,
   )
   await new Promise<void>(() => {}) // runs until a signal ends the process
 }

@@ -48,7 +48,20 @@ export interface SeedOptions {
   readonly fsyncLies?: boolean
   /** Sabotage (tests of the checkers): restarts ignore lost data, as replicas did before they recovered from it. */
   readonly lossBlind?: boolean
+  /**
+   * Run an authenticated cluster (signed messages, an attacker without the secret). Default: half
+   * the seeds, chosen by a hash of the seed (signedBySeed), so unsigned seeds run as they always did.
+   */
+  readonly signed?: boolean
 }
+
+/** Whether a seed runs signed by default: one draw of a generator of its own, about half the seeds. */
+export function signedBySeed(seed: number): boolean {
+  return new Rng(seed + SIGNING_SEED_OFFSET).next() < 0.5
+}
+
+/** Offsets the signing's own Rng from the seed's main one. */
+const SIGNING_SEED_OFFSET = 0x51_6e_ed
 
 export interface SeedResult {
   readonly mode: SimMode
@@ -117,8 +130,12 @@ function harness<C extends SimCore>(
  * The runners' snapshot policy: the real default (no compaction in a run this short) or a budget
  * small enough that the runner compacts on its own, racing appends, crashes and slow disks.
  */
-function simOptions(rng: Rng): SimOptions {
-  return {snapshotEveryRecords: rng.pick([SNAPSHOT_EVERY_RECORDS_DEFAULT, SNAPSHOT_EVERY_RECORDS_DEFAULT, 200, 40])}
+function simOptions(rng: Rng, seed: number, opts: SeedOptions): SimOptions {
+  const signed = opts.signed ?? signedBySeed(seed)
+  return {
+    snapshotEveryRecords: rng.pick([SNAPSHOT_EVERY_RECORDS_DEFAULT, SNAPSHOT_EVERY_RECORDS_DEFAULT, 200, 40]),
+    ...(signed ? {signing: {rng: new Rng(seed + SIGNING_SEED_OFFSET + 1)}} : {}),
+  }
 }
 
 /**
@@ -158,7 +175,7 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
   const retain = rng.pick([10_000, 10_000, 40])
   // Half the seeds run with tiny batches, so APPENDs and read rounds are cut at their limits.
   const batchEntriesMax = rng.next() < 0.5 ? rng.pick([1, 2, 3]) : undefined
-  const options = simOptions(rng)
+  const options = simOptions(rng, seed, opts)
   const cluster = new SimCluster<QuorumReplica>(
     IDS,
     quorumFactory(IDS, {...DEFAULT_QUORUM_TIMING, logRetainEntries: retain, batchEntriesMax}),
@@ -184,7 +201,7 @@ function runQuorum(seed: number, opts: SeedOptions): SeedResult {
   const live = drive(h, opts, caughtUp)
   safety.checkAppliedStates(cluster.upCores())
   const history = h.clients.history
-  const problems = [...safety.violations]
+  const problems = [...safety.violations, ...cluster.authBreaches]
   for (const op of history) {
     if (op.kind === 'put' && op.status === 'fail' && typeof op.value === 'string' && safety.everWritten.has(op.value)) {
       problems.push(`op #${op.id}: put ${op.key}=${op.value} failed with ${op.error} but the value reached a disk`)
@@ -210,7 +227,7 @@ function runEventual(seed: number, opts: SeedOptions): SeedResult {
   const rng = new Rng(seed)
   // Half the seeds run with tiny batches, so replication, reads and anti-entropy are cut and held at their limits.
   const limits = rng.next() < 0.5 ? {batchEntriesMax: rng.pick([1, 2, 3]), replHoldKeysMax: rng.pick([1, 2, 4])} : {}
-  const options = simOptions(rng)
+  const options = simOptions(rng, seed, opts)
   const cluster = new SimCluster<EventualReplica>(IDS, eventualFactory(IDS, limits), rng.fork(), options)
   const h = harness('eventual', seed, rng, cluster, DEFAULT_EVENTUAL_TIMING.tickMs, opts)
   // Seed 004: in some runs a sixth replica joins in the middle of the faults (it starts empty,
@@ -226,7 +243,8 @@ function runEventual(seed: number, opts: SeedOptions): SeedResult {
     if (t === joinAt) cluster.join('n6')
   })
   const finals: FinalStates = new Map(cluster.upCores().map((c) => [c.id, observe(c)]))
-  return result('eventual', seed, checkEventual(h.clients.history, finals, {diskLosses: h.cluster.diskFaultLog}), h)
+  const verdict = checkEventual(h.clients.history, finals, {diskLosses: h.cluster.diskFaultLog})
+  return result('eventual', seed, withBreaches(verdict, cluster.authBreaches), h)
 }
 
 /** What a client reading every key of a replica would see (live siblings, clocks, context). */
@@ -240,6 +258,12 @@ function observe(core: EventualReplica): Map<string, ObservedKeyState> {
     })
   }
   return m
+}
+
+/** An attack a replica accepted makes the run a violation, whatever else the checkers found. */
+function withBreaches(verdict: Verdict, breaches: readonly string[]): Verdict {
+  if (breaches.length === 0) return verdict
+  return {...verdict, verdict: 'violation', problems: [...verdict.problems, ...breaches]}
 }
 
 function settleTicks(opts: SeedOptions): number {

@@ -19,7 +19,11 @@ import type {Destination, Output} from '../core/machine.js'
 import type {RecoveryFacts} from '../core/recovery-facts.js'
 import type {ReplicaCore} from '../core/replica-core.js'
 import type {Rng} from '../core/rng.js'
+import {ClientAuth} from '../auth/client-auth.js'
+import {KeyRing} from '../auth/keys.js'
+import {CONTROL_LABEL, ReplicaAuth, labelOf} from '../auth/replica-auth.js'
 import {type Inbound, ReplicaRunner, SNAPSHOT_EVERY_RECORDS_DEFAULT} from '../runtime/replica-runner.js'
+import {SimAuthAttacker} from './sim-auth-attacks.js'
 import {type DiskConditions, SimDisk} from './sim-disk.js'
 import {SimHintQueues} from './sim-hint-queues.js'
 
@@ -52,7 +56,21 @@ export interface NetworkFaults {
 export interface SimOptions {
   /** The runners' snapshot policy (the real default unless a run wants compactions). */
   readonly snapshotEveryRecords?: number
+  /**
+   * An authenticated cluster: every runner seals and opens with the cluster secret, clients sign, and
+   * an attacker without the secret replays, moves, tampers with and forges messages (sim-auth-attacks.ts).
+   * The Rng is the signing's own (epochs, incarnations, attacks), so other draws stay as without it.
+   */
+  readonly signing?: {readonly rng: Rng}
 }
+
+/** The simulated cluster's secret (the simulator's cluster name is fixed too). */
+const SIM_SECRET = Buffer.from('the simulated cluster secret, 32 bytes or more', 'utf8')
+const SIM_CLUSTER = 'sim'
+/** Chance per tick that the attacker sends something. */
+const ATTACK_CHANCE = 0.2
+/** Chance that an accepted delivery is recorded by the attacker. */
+const CAPTURE_CHANCE = 0.05
 
 /** Bounds the delivery rounds of one tick (replies to replies with no delay). */
 const ROUNDS_PER_TICK_MAX = 1000
@@ -67,6 +85,8 @@ interface InFlight {
   order: number
   from: string
   to: string
+  /** The channel label the message travels on (a signed message's MAC binds it). */
+  via: string
   json: string
 }
 
@@ -99,7 +119,11 @@ export class SimCluster<C extends SimCore> {
     hintsDelivered: 0,
     diskFaults: 0,
     diskLosses: 0,
+    attacks: 0,
+    refused: 0,
   }
+  /** Attacks a runner accepted (must stay empty: the seed's verdict fails otherwise). */
+  readonly authBreaches: string[] = []
   /** Every disk fault that lost data, in event-clock time (the eventual checker excuses w-limited losses after them). */
   readonly diskFaultLog: {replica: string; at: number; kind: string}[] = []
   /** Called after every Output a core returns, before its runner acts on it (checkers hook in here). */
@@ -139,6 +163,12 @@ export class SimCluster<C extends SimCore> {
   /** A replica that joined later may have its own factory (its own --peers). */
   private readonly factories = new Map<string, CoreFactory<C>>()
   private readonly snapshotEveryRecords: number
+  private readonly signing: {
+    readonly rng: Rng
+    readonly keys: KeyRing
+    readonly client: ClientAuth
+    readonly attacker: SimAuthAttacker
+  } | null
 
   constructor(
     ids: readonly string[],
@@ -148,6 +178,16 @@ export class SimCluster<C extends SimCore> {
   ) {
     this.members = [...ids]
     this.snapshotEveryRecords = options.snapshotEveryRecords ?? SNAPSHOT_EVERY_RECORDS_DEFAULT
+    const signingRng = options.signing?.rng
+    const keys = new KeyRing([SIM_SECRET], SIM_CLUSTER)
+    this.signing = signingRng
+      ? {
+          rng: signingRng,
+          keys,
+          client: new ClientAuth(keys, 'simclient', 'c0'),
+          attacker: new SimAuthAttacker(signingRng.fork(), SIM_CLUSTER),
+        }
+      : null
     this.hints = new SimHintQueues(
       {
         now: () => this.now,
@@ -212,11 +252,37 @@ export class SimCluster<C extends SimCore> {
       snapshotEveryRecords: this.snapshotEveryRecords,
       newHintId: () => String(this.hintSeq++),
       onOutput: (out) => this.onOutput(core, out),
+      auth: this.signing ? this.authFor(id, factory.tickMs) : undefined,
     })
     // As a real replica reads the fault key before it subscribes.
     if (this.partitionGroups) runner.resumePartition(this.partitionGroups)
     this.processes.set(id, {runner, afterBurst})
     this.cores.set(id, core)
+  }
+
+  private authFor(id: string, tickMs: number): ReplicaAuth {
+    const rng = (this.signing as {rng: Rng}).rng
+    return new ReplicaAuth({
+      id,
+      keys: (this.signing as {keys: KeyRing}).keys,
+      randomToken: (bytes) => {
+        const b = Buffer.alloc(bytes)
+        for (let i = 0; i < bytes; i++) b[i] = rng.int(256)
+        return b.toString('base64url')
+      },
+      tickMs,
+    })
+  }
+
+  /** A client's request as the client library makes it: plain, or sealed naming the replica's epoch (its presence key). */
+  private clientPayload(label: string, to: readonly string[], body: string): string {
+    if (!this.signing) return body
+    const epochs: [string, string][] = []
+    for (const id of to) {
+      const ep = this.processes.get(id)?.runner.epoch
+      if (ep) epochs.push([id, ep])
+    }
+    return this.signing.client.seal(label, epochs, body)
   }
 
   private log(line: string): void {
@@ -334,16 +400,17 @@ export class SimCluster<C extends SimCore> {
 
   /** The request `kv fault` publishes on the control topic, handed to every running process (a paused one does nothing before it resumes anyway). */
   private sendFault(partition: string[][] | null): void {
-    const payload = JSON.stringify({
+    const body = JSON.stringify({
       type: 'fault',
       id: `f${this.faultSeq++}`,
       replyTo: CONTROL_REPLY_CHANNEL,
       partition,
     })
+    const payload = this.clientPayload(CONTROL_LABEL, this.ids, body)
     for (const id of this.ids) {
       const p = this.processes.get(id)
       if (!p) continue
-      p.runner.onRaw(payload)
+      p.runner.onRaw(payload, CONTROL_LABEL)
       this.endStep(id)
     }
   }
@@ -382,7 +449,8 @@ export class SimCluster<C extends SimCore> {
       order: this.nextOrder(),
       from: 'client',
       to: nodeId,
-      json: JSON.stringify(req),
+      via: `node:${nodeId}`,
+      json: this.clientPayload(`node:${nodeId}`, [nodeId], JSON.stringify(req)),
     })
     return true
   }
@@ -404,6 +472,7 @@ export class SimCluster<C extends SimCore> {
       this.endStep(id)
     }
     this.deliverDue()
+    this.attack()
     for (const id of this.ids) {
       if (!this.isRunning(id)) continue
       if (this.rng.next() >= this.faults.slowDisk) (this.disks.get(id) as SimDisk).sync()
@@ -452,7 +521,8 @@ export class SimCluster<C extends SimCore> {
 
   private deliver(m: InFlight): void {
     if (m.to.startsWith('client:')) {
-      this.onReply(m.to.slice('client:'.length), JSON.parse(m.json) as Record<string, unknown>)
+      const json = this.signing ? this.signing.client.open(m.json, m.via)?.body : m.json
+      if (json !== undefined) this.onReply(m.to.slice('client:'.length), JSON.parse(json) as Record<string, unknown>)
       return
     }
     const p = this.processes.get(m.to)
@@ -460,8 +530,27 @@ export class SimCluster<C extends SimCore> {
       this.stats.dropped++
       return
     }
-    this.count(p.runner.onRaw(m.json))
+    const what = p.runner.onRaw(m.json, m.via)
+    this.count(what)
     this.endStep(m.to)
+    if (this.signing && (what === 'peer' || what === 'client') && this.signing.rng.next() < CAPTURE_CHANCE)
+      this.signing.attacker.capture({to: m.to, via: m.via, raw: m.json})
+  }
+
+  /**
+   * The attacker without the secret: now and then one replayed, moved, tampered, re-keyed or
+   * unsigned copy of a captured message reaches a running replica. Any that is not refused is a breach.
+   */
+  private attack(): void {
+    if (!this.signing?.attacker.shouldAttack(ATTACK_CHANCE)) return
+    const a = this.signing.attacker.next(this.ids.filter((id) => this.isRunning(id)))
+    const p = this.processes.get(a.to)
+    if (!p || !this.isRunning(a.to)) return
+    this.stats.attacks++
+    const what = p.runner.onRaw(a.raw, a.via)
+    this.endStep(a.to)
+    if (what === 'rejected') this.stats.refused++
+    else this.authBreaches.push(`t${this.now}: a ${a.kind} message on ${a.via} to ${a.to} was taken as ${what}`)
   }
 
   private count(what: Inbound): void {
@@ -472,13 +561,14 @@ export class SimCluster<C extends SimCore> {
 
   /** The runner's transport: one encoded payload onto the broker (a topic reaches every other replica). */
   private send(from: string, to: Destination, payload: string): void {
+    const via = labelOf(to)
     if (to.kind === 'client') {
-      if (to.channel !== CONTROL_REPLY_CHANNEL) this.enqueue(from, `client:${to.channel}`, payload, 'client')
-    } else if (to.kind === 'node') this.enqueue(from, to.id, payload, 'peer')
-    else for (const peer of this.ids) if (peer !== from) this.enqueue(from, peer, payload, 'peer')
+      if (to.channel !== CONTROL_REPLY_CHANNEL) this.enqueue(from, `client:${to.channel}`, via, payload, 'client')
+    } else if (to.kind === 'node') this.enqueue(from, to.id, via, payload, 'peer')
+    else for (const peer of this.ids) if (peer !== from) this.enqueue(from, peer, via, payload, 'peer')
   }
 
-  private enqueue(from: string, to: string, json: string, kind: 'peer' | 'client'): void {
+  private enqueue(from: string, to: string, via: string, json: string, kind: 'peer' | 'client'): void {
     if (this.brokerDown) {
       this.stats.dropped++
       return
@@ -490,7 +580,7 @@ export class SimCluster<C extends SimCore> {
     const copies = kind === 'peer' && this.rng.next() < this.faults.duplicate ? 2 : 1
     for (let i = 0; i < copies; i++) {
       const delay = kind === 'peer' && this.faults.delayTicksMax > 0 ? this.rng.int(this.faults.delayTicksMax + 1) : 0
-      this.inflight.push({at: this.now + delay, order: this.nextOrder(), from, to, json})
+      this.inflight.push({at: this.now + delay, order: this.nextOrder(), from, to, via, json})
     }
   }
 }

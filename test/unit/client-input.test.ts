@@ -119,6 +119,10 @@ class FakeBroker implements ClientBroker {
     return Promise.resolve(this.keys.has(key))
   }
 
+  get(key: string): Promise<string | null> {
+    return Promise.resolve(this.keys.get(key) ?? null)
+  }
+
   hgetall(key: string): Promise<Record<string, string>> {
     return Promise.resolve(this.hashes.get(key) ?? {})
   }

@@ -179,6 +179,7 @@ function fakeBroker(answers: Array<() => Promise<number>>): ClientBroker {
     onMessage: () => {},
     onLost: () => {},
     exists: () => Promise.resolve(true),
+    get: () => Promise.resolve(null),
     hgetall: () => Promise.resolve({}),
     set: async () => {},
     del: async () => {},

@@ -19,6 +19,7 @@ function stalledBroker(): {broker: ClientBroker; lose(): void; failPublish(): vo
     onMessage: () => {},
     onLost: (handler) => (lost = handler),
     exists: () => Promise.resolve(true),
+    get: () => Promise.resolve(null),
     hgetall: () => Promise.resolve({}),
     set: async () => {},
     del: async () => {},

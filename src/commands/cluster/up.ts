@@ -5,6 +5,7 @@ import {formatClusterReady, shellWord} from '../../cli/format.js'
 import {LIMITS} from '../../core/limits.js'
 import {defaultRedisUrl, redactUrl} from '../../redis/connect.js'
 import {validateClusterName} from '../../client/validate-input.js'
+import {secretFilePath} from '../../auth/secret-file.js'
 
 /** `kv cluster up`: runs a local cluster in the foreground until Ctrl-C. */
 export default class ClusterUp extends KvCommand {
@@ -30,7 +31,7 @@ Without --redis, $KV_REDIS_URL or $REDIS_URL, it uses the broker at redis://127.
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterUp)
-    const {cluster} = this.target(flags)
+    const {cluster, secrets} = this.target(flags)
     validateClusterName(cluster)
     const explicitRedisUrl = flags.redis ?? (process.env.KV_REDIS_URL || process.env.REDIS_URL || undefined)
     const dataDir = path.resolve(flags['data-dir'] ?? path.join('.kv', cluster))
@@ -47,12 +48,16 @@ Without --redis, $KV_REDIS_URL or $REDIS_URL, it uses the broker at redis://127.
         allowFaults: flags['allow-faults'],
         explicitRedisUrl,
         cluster,
+        // Checked above (target); each replica reads the same file.
+        secretFile: secrets ? path.resolve(secretFilePath(flags['secret-file']) as string) : undefined,
+        secrets,
       },
       {
         stdout: flags.json ? say : (line) => this.log(line),
         stderr: say,
         ready: (report) => {
           const extra = [
+            secrets ? ` --secret-file ${shellWord(secretFilePath(flags['secret-file']) as string)}` : '',
             report.redis !== redactUrl(defaultRedisUrl()) ? ` --redis ${shellWord(report.redis)}` : '',
             cluster !== (process.env.KV_CLUSTER || 'default') ? ` --cluster ${shellWord(cluster)}` : '',
           ].join('')

@@ -1,6 +1,8 @@
 import {Command, Flags} from '@oclif/core'
 import {LIMITS} from '../../core/limits.js'
 import {defaultRedisUrl} from '../../redis/connect.js'
+import {readSecretFile, secretFilePath} from '../../auth/secret-file.js'
+import {KvError} from '../../core/errors.js'
 
 /** `kv node start`: one replica in the foreground (see CONTRACT.md, "Replicas"). */
 export default class NodeStart extends Command {
@@ -25,6 +27,10 @@ export default class NodeStart extends Command {
     cluster: Flags.string({
       description: 'cluster name (namespaces every channel and key) [default: $KV_CLUSTER or "default"]',
     }),
+    'secret-file': Flags.string({
+      description: 'the cluster secret: sign every message, accept only signed ones [default: $KV_SECRET_FILE]',
+      helpValue: 'PATH',
+    }),
   }
 
   async run(): Promise<void> {
@@ -42,16 +48,34 @@ export default class NodeStart extends Command {
     const mode = flags.mode as 'eventual' | 'quorum'
     if (mode === 'quorum' && !peers.includes(flags.id))
       this.error('in quorum mode --peers must include --id (membership is fixed)', {exit: 2})
+    const secretPath = secretFilePath(flags['secret-file'])
+    let secrets: Buffer[] | undefined
+    try {
+      secrets = secretPath === undefined ? undefined : readSecretFile(secretPath)
+    } catch (error) {
+      if (error instanceof KvError) this.error(error.message, {exit: 2})
+      throw error
+    }
     // Loaded here, not at the top: the replica runtime (storage, bullmq) is only for this command.
     const {runReplica} = await import('../../runtime/run-replica.js')
-    await runReplica({
-      id: flags.id,
-      peers,
-      mode,
-      dataDir: flags['data-dir'] ?? `./.kv/${cluster}/${flags.id}`,
-      redisUrl: flags.redis ?? defaultRedisUrl(),
-      cluster,
-      allowFaults: flags['allow-faults'],
-    })
+    try {
+      await runReplica({
+        id: flags.id,
+        peers,
+        mode,
+        dataDir: flags['data-dir'] ?? `./.kv/${cluster}/${flags.id}`,
+        redisUrl: flags.redis ?? defaultRedisUrl(),
+        cluster,
+        allowFaults: flags['allow-faults'],
+        secrets,
+      })
+    } catch (error) {
+      // The broker refused this replica (its login, its TLS certificate): one line that says what to do.
+      if (error instanceof KvError) {
+        process.stderr.write(`error: ${error.message}\n`)
+        this.exit(1)
+      }
+      throw error
+    }
   }
 }
