@@ -35,13 +35,22 @@ export class ClientAuth {
     )
   }
 
-  /** The body of a reply or stored value made by a holder of the secret for `label`, or null. */
+  /** The body of a reply made by a holder of the secret for `label`, or null. */
   open(raw: string | Buffer, label: string): Unsealed | null {
     if (!looksSealed(raw)) return null
     const env = parseEnvelope(raw)
     const key = env ? this.keys.find(env.kid) : undefined
     if (!env || !key || !verifyTag(key, label, env)) return null
     return {body: env.body.toString('utf8'), ep: env.ep}
+  }
+
+  /** A stored value a replica sealed once per key of its ring (one envelope per line): the first that opens. */
+  openAny(raw: string, label: string): Unsealed | null {
+    for (const line of raw.split('\n')) {
+      const opened = this.open(line, label)
+      if (opened) return opened
+    }
+    return null
   }
 }
 
@@ -63,7 +72,7 @@ export function openStored(auth: ClientAuth | null, raw: string, label: string, 
       'UNAUTHENTICATED',
       `the replicas of cluster "${cluster}" run without a secret but this client has one; leave out --secret-file (and KV_SECRET_FILE), or restart the replicas with it`,
     )
-  const opened = auth.open(raw, label)
+  const opened = auth.openAny(raw, label)
   if (!opened)
     throw new KvError(
       'UNAUTHENTICATED',

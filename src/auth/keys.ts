@@ -32,8 +32,8 @@ export class KeyRing {
     return this.byId.get(id)
   }
 
-  /** Key ids, signing key first (for messages that say which secret is in use). */
-  get ids(): string[] {
-    return [...this.byId.keys()]
+  /** Every key, signing key first. */
+  get all(): ClusterKey[] {
+    return [...this.byId.values()]
   }
 }

@@ -39,11 +39,13 @@ export const EPOCH_ROTATE_MS = 10_000
 export const SENDERS_TRACKED_MAX = 20_000
 /** Peers whose epoch is remembered (bounded like membership). */
 export const PEER_EPOCHS_MAX = 256
+/** Client reply channels whose key is remembered (replies go out in the key the request came in). */
+export const REPLY_KEYS_MAX = 10_000
 
 export type RejectReason = 'no-mac' | 'bad-mac' | 'stale' | 'replayed'
 
 export type Opened =
-  | {readonly ok: true; readonly body: Buffer; readonly from: string}
+  | {readonly ok: true; readonly body: Buffer; readonly from: string; readonly kid: string}
   /** `body` is set when the MAC was valid but the message is stale: its author holds the secret. */
   | {readonly ok: false; readonly reason: RejectReason; readonly body?: Buffer}
 
@@ -93,6 +95,8 @@ export class ReplicaAuth {
   /** Each peer's epoch and the message (incarnation, sequence) that taught it. */
   private readonly peerEpochs = new Map<string, {ep: string; inc: string; seq: number}>()
   private readonly senders = new Map<string, Sender>()
+  /** Client reply channel → the key its requests came in (during a rotation a client may hold only the older secret). */
+  private readonly replyKeys = new Map<string, string>()
   readonly rejected: Record<RejectReason, number> = {'no-mac': 0, 'bad-mac': 0, stale: 0, replayed: 0}
 
   constructor(private readonly o: ReplicaAuthOptions) {
@@ -128,7 +132,23 @@ export class ReplicaAuth {
       for (const [id, known] of this.peerEpochs) all.push([id, known.ep])
       stamps = encodeStamps(all)
     }
-    return this.sealFor(labelOf(to), stamps, body)
+    const key = to.kind === 'client' ? this.keyForReply(to.channel) : this.o.keys.signing
+    return this.sealFor(labelOf(to), stamps, body, key)
+  }
+
+  /** A verified client request came in with key `kid` and wants replies on `channel`: answer in that key. */
+  noteReplyKey(channel: string, kid: string): void {
+    if (kid === this.o.keys.signing.id) {
+      this.replyKeys.delete(channel)
+      return
+    }
+    if (this.replyKeys.size >= REPLY_KEYS_MAX) this.replyKeys.delete(this.replyKeys.keys().next().value as string)
+    this.replyKeys.set(channel, kid)
+  }
+
+  private keyForReply(channel: string): ClusterKey {
+    const kid = this.replyKeys.get(channel)
+    return (kid === undefined ? undefined : this.o.keys.find(kid)) ?? this.o.keys.signing
   }
 
   /** A value the replica stores in Redis or in a hint queue (presence, registry, hints): MAC only. */
@@ -136,13 +156,16 @@ export class ReplicaAuth {
     return this.sealFor(label, '', body)
   }
 
-  private sealFor(label: string, stamps: string, body: string): string {
-    return seal(
-      this.o.keys.signing,
-      label,
-      {from: this.o.id, inc: this.inc, seq: this.seq++, ep: this.current.token, to: stamps},
-      body,
-    )
+  /**
+   * A value clients read (presence, registry), sealed once per key, one envelope per line: during a
+   * rotation a client holding only the older secret must still find the replica and its epoch.
+   */
+  sealForClients(label: string, body: string): string {
+    return this.o.keys.all.map((key) => this.sealFor(label, '', body, key)).join('\n')
+  }
+
+  private sealFor(label: string, stamps: string, body: string, key: ClusterKey = this.o.keys.signing): string {
+    return seal(key, label, {from: this.o.id, inc: this.inc, seq: this.seq++, ep: this.current.token, to: stamps}, body)
   }
 
   // ---- receiving -----------------------------------------------------------------------------
@@ -178,7 +201,7 @@ export class ReplicaAuth {
     if (!sender.window.accept(e.seq)) return this.reject('replayed')
     sender.lastGen = Math.max(sender.lastGen, this.current.gen)
     this.learn(e)
-    return {ok: true, body: e.body, from: e.from}
+    return {ok: true, body: e.body, from: e.from, kid: e.kid}
   }
 
   /** A stored value (hint, fault key): MAC only; replaying one is harmless by design (README). */

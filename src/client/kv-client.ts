@@ -308,7 +308,9 @@ export class KvClient {
   /**
    * Sends to the named node, or to a random live one. PUBLISH reaching nobody means the replica is
    * not listening: the named node is UNAVAILABLE at once; without --node the next candidate is tried
-   * (safe for writes too, since nobody received the message).
+   * (safe for writes too, since nobody received the message). So is a replica's UNAVAILABLE answer
+   * (shutting down, catching up, too busy): every such refusal means nothing was applied, and it is
+   * what a rolling restart looks like from here.
    */
   private async sendToNode(
     node: string | undefined,
@@ -336,6 +338,7 @@ export class KvClient {
       candidates.splice(candidates.indexOf(hint), 1)
       candidates.unshift(hint)
     }
+    let refused: KvError | undefined
     for (const id of candidates) {
       const outcome = await this.ask(id, build, timeoutMs)
       if (outcome.kind === 'no-receivers') {
@@ -343,11 +346,17 @@ export class KvClient {
         if (id === this.leaderHint) this.leaderHint = null
         continue
       }
+      if (outcome.kind === 'reply' && !outcome.reply.ok && outcome.reply.error.code === 'UNAVAILABLE') {
+        refused = new KvError('UNAVAILABLE', outcome.reply.error.message)
+        this.liveView = null
+        if (id === this.leaderHint) this.leaderHint = null
+        continue
+      }
       if (outcome.kind === 'reply') this.noteLeader(id, outcome.reply)
       else if (id === this.leaderHint) this.leaderHint = null // silent (paused, cut off): spread again
       return resultOf(outcome, id, timeoutMs, kind)
     }
-    throw noLiveReplica(this.names)
+    throw refused ?? noLiveReplica(this.names)
   }
 
   /**

@@ -54,7 +54,7 @@ export async function readRegistry(
       out.push(looksSealed(raw) ? {id} : parseRegistration(id, raw))
       continue
     }
-    const opened = auth.open(raw, registryLabel(id))
+    const opened = auth.openAny(raw, registryLabel(id))
     out.push(opened ? parseRegistration(id, opened.body) : {id})
   }
   return out

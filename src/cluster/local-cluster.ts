@@ -9,6 +9,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {KvClient} from '../client/kv-client.js'
+import {readSecretFile} from '../auth/secret-file.js'
 import {waitFor} from './wait-for.js'
 
 /** bin/run.js (the same path from src/cluster and from dist/cluster). */
@@ -28,6 +29,8 @@ export interface NodeOptions {
   peers?: string[]
   /** --allow-faults (default true: tests and the nemesis partition replicas). */
   allowFaults?: boolean
+  /** --secret-file for this start (default: the cluster's; a rotation restarts replicas with another). */
+  secretFile?: string
 }
 
 export interface LocalClusterOptions {
@@ -35,6 +38,12 @@ export interface LocalClusterOptions {
   onLine?: (id: string, line: string) => void
   /** Every replica process exit, expected or not (the nemesis tells crashes from its own kills). */
   onExit?: (id: string, code: number | null, signal: NodeJS.Signals | null) => void
+  /** The broker URL of client() (default: the replicas' URL): with ACL users, clients log in as another user. */
+  clientRedisUrl?: string
+  /** Environment variables set for the replica processes on top of this process's (NODE_EXTRA_CA_CERTS). */
+  env?: NodeJS.ProcessEnv
+  /** An authenticated cluster: replicas start with --secret-file, and client() signs with it. */
+  secretFile?: string
 }
 
 /** Created by a test or the nemesis; close() kills every replica and removes the data dirs. */
@@ -43,6 +52,8 @@ export class LocalCluster {
   readonly procs = new Map<string, ChildProcess>()
   readonly logs = new Map<string, string[]>()
   private clients: KvClient[] = []
+  /** --secret-file of the next start and of client() (useSecretFile changes it during a rotation). */
+  private secretFile: string | undefined
 
   constructor(
     readonly redisUrl: string,
@@ -50,7 +61,14 @@ export class LocalCluster {
     readonly ids: string[],
     readonly mode: 'eventual' | 'quorum' = 'eventual',
     private readonly opts: LocalClusterOptions = {},
-  ) {}
+  ) {
+    this.secretFile = opts.secretFile
+  }
+
+  /** From now on, replicas start with this --secret-file and client() signs with it (a rotation's next step). */
+  useSecretFile(path: string): void {
+    this.secretFile = path
+  }
 
   dataDir(id: string): string {
     return join(this.dir, id)
@@ -77,7 +95,10 @@ export class LocalCluster {
       this.name,
     ]
     if (opts.allowFaults ?? true) args.push('--allow-faults')
-    const proc = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    const secretFile = opts.secretFile ?? this.secretFile
+    if (secretFile !== undefined) args.push('--secret-file', secretFile)
+    const env = this.opts.env ? {...process.env, ...this.opts.env} : undefined
+    const proc = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'pipe'], env})
     const log: string[] = this.logs.get(id) ?? []
     this.logs.set(id, log)
     // A chunk may end mid-line: keep the tail until its newline arrives, per stream.
@@ -116,7 +137,9 @@ export class LocalCluster {
   }
 
   async client(): Promise<KvClient> {
-    const c = await KvClient.connect({redisUrl: this.redisUrl, cluster: this.name, timeoutMs: 5000})
+    const redisUrl = this.opts.clientRedisUrl ?? this.redisUrl
+    const secrets = this.secretFile === undefined ? undefined : readSecretFile(this.secretFile)
+    const c = await KvClient.connect({redisUrl, cluster: this.name, timeoutMs: 5000, secrets})
     this.clients.push(c)
     return c
   }

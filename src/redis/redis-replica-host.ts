@@ -146,8 +146,8 @@ export class RedisReplicaHost<R, S, M> {
     // envelope, and find out from these two values whether their secret is the cluster's.
     const auth = this.o.auth
     const value = JSON.stringify({id: this.id, mode: this.o.mode})
-    const presence = auth ? auth.sealValue(presenceLabel(this.id), value) : value
-    const registration = auth ? auth.sealValue(registryLabel(this.id), this.registration()) : this.registration()
+    const presence = auth ? auth.sealForClients(presenceLabel(this.id), value) : value
+    const registration = auth ? auth.sealForClients(registryLabel(this.id), this.registration()) : this.registration()
     await transport.commands
       .multi()
       .hset(names.membersKey, this.id, registration)

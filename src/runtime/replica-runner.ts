@@ -164,6 +164,7 @@ export class ReplicaRunner<R, S, M> {
    * which an authenticated cluster's MAC binds (default: this replica's inbox).
    */
   onRaw(raw: Buffer | string, via = `node:${this.id}`): Inbound {
+    let replyKid: string | null = null
     if (this.o.auth) {
       const opened = this.o.auth.open(raw, via)
       if (!opened.ok) {
@@ -171,6 +172,7 @@ export class ReplicaRunner<R, S, M> {
         return 'rejected'
       }
       raw = opened.body
+      replyKid = opened.kid
     }
     const decoded = decodeEnvelope(raw)
     if (!decoded.ok) return this.drop(decoded.reason)
@@ -178,6 +180,7 @@ export class ReplicaRunner<R, S, M> {
     if (m.type.startsWith('client.')) {
       const req = asClientRequest(m)
       if (!req) return this.drop(`malformed ${m.type}`)
+      if (replyKid !== null) this.o.auth?.noteReplyKey(req.replyTo, replyKid)
       this.onClient(req)
       return 'client'
     }
@@ -186,6 +189,7 @@ export class ReplicaRunner<R, S, M> {
     if (m.type === 'fault') {
       const req = asFaultRequest(m)
       if (!req) return this.drop('malformed fault request')
+      if (replyKid !== null) this.o.auth?.noteReplyKey(req.replyTo, replyKid)
       this.onFault(req)
       return 'fault'
     }

@@ -181,10 +181,14 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `kv ARGS` through bin/run.js, as a user would, optionally feeding `stdin`. */
-export function runCli(args: string[], opts: {stdin?: string | Buffer; timeoutMs?: number} = {}): Promise<CliResult> {
+/** Runs `kv ARGS` through bin/run.js, as a user would, optionally feeding `stdin` and adding `env`. */
+export function runCli(
+  args: string[],
+  opts: {stdin?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv} = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN_JS, ...args], {stdio: ['pipe', 'pipe', 'pipe']})
+    const env = opts.env ? {...process.env, ...opts.env} : undefined
+    const child = spawn(process.execPath, [RUN_JS, ...args], {stdio: ['pipe', 'pipe', 'pipe'], env})
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (b: Buffer) => out.push(b))

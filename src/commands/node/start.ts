@@ -53,7 +53,11 @@ export default class NodeStart extends Command {
     try {
       secrets = secretPath === undefined ? undefined : readSecretFile(secretPath)
     } catch (error) {
-      if (error instanceof KvError) this.error(error.message, {exit: 2})
+      if (error instanceof KvError) {
+        // One line, as the client commands print theirs (oclif's this.error wraps long messages).
+        process.stderr.write(`error: ${error.message}\n`)
+        this.exit(2)
+      }
       throw error
     }
     // Loaded here, not at the top: the replica runtime (storage, bullmq) is only for this command.
