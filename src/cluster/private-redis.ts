@@ -4,7 +4,7 @@
  * TestRedis, re-exported from test/support) and by the nemesis; moved here so src/ can use it.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -26,28 +26,41 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/** How a PrivateRedis differs from a plain, open one (the broker ACL and TLS tests). */
+export interface PrivateRedisOptions {
+  /** More redis-server arguments, e.g. ['--aclfile', FILE]. */
+  readonly args?: readonly string[]
+  /** Serve TLS only (no plain port) with these PEM files; `url` is then rediss://. */
+  readonly tls?: {readonly certFile: string; readonly keyFile: string; readonly caFile: string}
+  /** The user the readiness PING logs in as when the default user is off. */
+  readonly login?: {readonly username: string; readonly password: string}
+}
+
 /** Created by PrivateRedis.start(); stopProcess/startProcess cut the broker and bring it back. */
 export class PrivateRedis {
   private proc: ChildProcess | null = null
   private readonly dir = mkdtempSync(join(tmpdir(), 'kv-redis-'))
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly opts: PrivateRedisOptions,
+  ) {}
 
   /** Picks a free port and starts redis-server from PATH there; resolves once it answers PING. */
-  static async start(): Promise<PrivateRedis> {
+  static async start(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
     if (!findOnPath('redis-server')) {
       throw new KvError(
         'REDIS_UNAVAILABLE',
         'there is no redis-server on PATH; install it (apt-get install -y redis-server)',
       )
     }
-    const r = new PrivateRedis(await freePort())
+    const r = new PrivateRedis(await freePort(), opts)
     await r.startProcess()
     return r
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`
+    return `${this.opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`
   }
 
   /** The running server's pid; undefined when it is not running (the nemesis kills it on exit). */
@@ -58,9 +71,27 @@ export class PrivateRedis {
 
   /** Starts the server on this object's port (again, after stopProcess) and waits for PING. */
   async startProcess(): Promise<void> {
+    const {tls} = this.opts
+    // TLS only: no plain port, and clients need no certificate of their own.
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)]
+    if (tls)
+      listen.push('--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile)
     const proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      [
+        ...listen,
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+        ...(this.opts.args ?? []),
+      ],
       {
         stdio: 'ignore',
       },
@@ -68,7 +99,13 @@ export class PrivateRedis {
     proc.on('error', () => {}) // a failed spawn shows up as the PING wait below timing out
     this.proc = proc
     await waitFor(`redis-server on ${this.port}`, async () => {
-      const c = new Redis(this.url, {lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0})
+      const c = new Redis(this.url, {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+        ...this.opts.login,
+        ...(tls ? {tls: {ca: readFileSync(tls.caFile)}} : {}),
+      })
       c.on('error', () => {})
       try {
         await c.connect()
