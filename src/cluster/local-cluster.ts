@@ -9,6 +9,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {KvClient} from '../client/kv-client.js'
+import {readSecretFile} from '../auth/secret-file.js'
 import {waitFor} from './wait-for.js'
 
 /** bin/run.js (the same path from src/cluster and from dist/cluster). */
@@ -28,6 +29,8 @@ export interface NodeOptions {
   peers?: string[]
   /** --allow-faults (default true: tests and the nemesis partition replicas). */
   allowFaults?: boolean
+  /** --secret-file for this start (default: the cluster's; a rotation restarts replicas with another). */
+  secretFile?: string
 }
 
 export interface LocalClusterOptions {
@@ -39,6 +42,8 @@ export interface LocalClusterOptions {
   clientRedisUrl?: string
   /** Environment variables set for the replica processes on top of this process's (NODE_EXTRA_CA_CERTS). */
   env?: NodeJS.ProcessEnv
+  /** An authenticated cluster: replicas start with --secret-file, and client() signs with it. */
+  secretFile?: string
 }
 
 /** Created by a test or the nemesis; close() kills every replica and removes the data dirs. */
@@ -47,6 +52,8 @@ export class LocalCluster {
   readonly procs = new Map<string, ChildProcess>()
   readonly logs = new Map<string, string[]>()
   private clients: KvClient[] = []
+  /** --secret-file of the next start and of client() (useSecretFile changes it during a rotation). */
+  private secretFile: string | undefined
 
   constructor(
     readonly redisUrl: string,
@@ -54,7 +61,14 @@ export class LocalCluster {
     readonly ids: string[],
     readonly mode: 'eventual' | 'quorum' = 'eventual',
     private readonly opts: LocalClusterOptions = {},
-  ) {}
+  ) {
+    this.secretFile = opts.secretFile
+  }
+
+  /** From now on, replicas start with this --secret-file and client() signs with it (a rotation's next step). */
+  useSecretFile(path: string): void {
+    this.secretFile = path
+  }
 
   dataDir(id: string): string {
     return join(this.dir, id)
@@ -81,6 +95,8 @@ export class LocalCluster {
       this.name,
     ]
     if (opts.allowFaults ?? true) args.push('--allow-faults')
+    const secretFile = opts.secretFile ?? this.secretFile
+    if (secretFile !== undefined) args.push('--secret-file', secretFile)
     const env = this.opts.env ? {...process.env, ...this.opts.env} : undefined
     const proc = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'pipe'], env})
     const log: string[] = this.logs.get(id) ?? []
@@ -122,7 +138,8 @@ export class LocalCluster {
 
   async client(): Promise<KvClient> {
     const redisUrl = this.opts.clientRedisUrl ?? this.redisUrl
-    const c = await KvClient.connect({redisUrl, cluster: this.name, timeoutMs: 5000})
+    const secrets = this.secretFile === undefined ? undefined : readSecretFile(this.secretFile)
+    const c = await KvClient.connect({redisUrl, cluster: this.name, timeoutMs: 5000, secrets})
     this.clients.push(c)
     return c
   }
