@@ -1,7 +1,7 @@
 /**
  * The nemesis's command line: `npm run nemesis -- --mode eventual|quorum --duration SECONDS
- * [--seed N] [--clients 5] [--keys 8] [--faults KIND,…] [--out DIR] [--save]` (and a few tuning
- * flags). Parsed into NemesisOptions, which the test builds directly instead.
+ * [--seed N] [--clients 5] [--keys 8] [--faults KIND,…] [--out DIR] [--save] [--secret]` (and a few
+ * tuning flags). Parsed into NemesisOptions, which the test builds directly instead.
  */
 import {parseArgs} from 'node:util'
 import {KvError} from '../core/errors.js'
@@ -21,6 +21,11 @@ export interface NemesisOptions {
   /** Where history and replica logs go when the verdict is not ok (or with save). */
   readonly outDir: string
   readonly save: boolean
+  /**
+   * An authenticated cluster (`--secret`): the run makes a secret file (mode 600) in its temp dir,
+   * starts every replica with `--secret-file` and gives every client it creates the secret.
+   */
+  readonly secret: boolean
   /** Per-operation client timeout. */
   readonly opTimeoutMs: number
   /** A client waits up to this long (uniform) between two operations. */
@@ -36,13 +41,14 @@ export const DEFAULTS = {
   keys: 8,
   faults: FAULT_KINDS,
   outDir: './nemesis-out',
+  secret: false,
   opTimeoutMs: 2000,
   thinkMsMax: 40,
   quietS: 3,
   checkTimeLimitMs: 60_000,
 } as const
 
-export const USAGE = `usage: npm run nemesis -- --mode eventual|quorum --duration SECONDS [--seed N] [--clients ${DEFAULTS.clients}] [--keys ${DEFAULTS.keys}] [--out DIR] [--save]
+export const USAGE = `usage: npm run nemesis -- --mode eventual|quorum --duration SECONDS [--seed N] [--clients ${DEFAULTS.clients}] [--keys ${DEFAULTS.keys}] [--out DIR] [--save] [--secret]
        [--faults KIND,… (${FAULT_KINDS.join(',')})]
        [--op-timeout MS (${DEFAULTS.opTimeoutMs})] [--think MS (${DEFAULTS.thinkMsMax})] [--quiet SECONDS (${DEFAULTS.quietS})] [--check-time-limit MS (${DEFAULTS.checkTimeLimitMs})]`
 
@@ -63,6 +69,7 @@ export function parseNemesisArgs(argv: readonly string[], randomSeed: () => numb
         faults: {type: 'string'},
         out: {type: 'string'},
         save: {type: 'boolean'},
+        secret: {type: 'boolean'},
         'op-timeout': {type: 'string'},
         think: {type: 'string'},
         quiet: {type: 'string'},
@@ -85,6 +92,7 @@ export function parseNemesisArgs(argv: readonly string[], randomSeed: () => numb
     faults: values.faults === undefined ? DEFAULTS.faults : faultKinds(values.faults),
     outDir: values.out ?? DEFAULTS.outDir,
     save: values.save ?? false,
+    secret: values.secret ?? DEFAULTS.secret,
     opTimeoutMs: int(values['op-timeout'], '--op-timeout', 100, 60_000, DEFAULTS.opTimeoutMs),
     thinkMsMax: int(values.think, '--think', 0, 10_000, DEFAULTS.thinkMsMax),
     quietS: int(values.quiet, '--quiet', 0, 600, DEFAULTS.quietS),

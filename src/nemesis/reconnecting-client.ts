@@ -25,6 +25,8 @@ export class ReconnectingClient {
     private readonly redisUrl: string,
     private readonly cluster: string,
     private readonly timeoutMs: number,
+    /** An authenticated cluster's secrets (signing one first): every request is signed with them. */
+    private readonly secrets?: readonly Buffer[],
   ) {}
 
   /** The connected client, connecting first if needed; undefined while the broker is unreachable. */
@@ -39,7 +41,11 @@ export class ReconnectingClient {
     }
     const watch = new PublishWatch(broker)
     try {
-      const client = await KvClient.over(watch, {cluster: this.cluster, timeoutMs: this.timeoutMs})
+      const client = await KvClient.over(watch, {
+        cluster: this.cluster,
+        timeoutMs: this.timeoutMs,
+        secrets: this.secrets,
+      })
       this.lost = false
       watch.onLost(() => (this.lost = true))
       this.current = {client, watch}

@@ -4,6 +4,7 @@
  * fault schedule, then heal, quiet, collect and judge. Every process it started is stopped before
  * it returns, also when it fails or is interrupted (and killed if the Node process exits first).
  */
+import {randomBytes} from 'node:crypto'
 import {cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -16,6 +17,8 @@ import {
 } from '../check/history.js'
 import {checkEventual} from '../check/eventual-history.js'
 import {checkLinearizable} from '../check/linearizability.js'
+import {readSecretFile} from '../auth/secret-file.js'
+import type {NodeStatus} from '../core/client-messages.js'
 import {KvError} from '../core/errors.js'
 import {Rng} from '../core/rng.js'
 import {LocalCluster, RUN_JS, uniqueCluster} from '../cluster/local-cluster.js'
@@ -65,6 +68,16 @@ export interface NemesisReport {
   readonly crashes: readonly string[]
   readonly replicaWarnings: Record<string, number>
   readonly suspiciousLogLines: readonly string[]
+  /**
+   * With --secret: replica → messages its authenticator refused, by reason (no-mac, bad-mac, stale,
+   * replayed), from a last status after the final reads (since the replica's last start; null if it
+   * did not answer), and summed over every start (earlier starts from their last WARN line, which
+   * misses up to 10 s before a kill).
+   */
+  readonly rejected?: {
+    readonly final: Record<string, Record<string, number> | null>
+    readonly overStarts: Record<string, Record<string, number>>
+  }
   readonly verdict: Verdict
   /** Set when the run could not be completed (then the verdict is unknown). */
   readonly harnessError?: string
@@ -128,8 +141,12 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
   let pollerStopped = false
   const stopFaults = new AbortController()
   let background: Promise<unknown>[] = []
+  // --secret: one secret file in the run's private temp dir, for the replicas and every client.
+  let secretFile: string | undefined
+  let secrets: Buffer[] | undefined
+  let finalRejected: Record<string, Record<string, number> | null> | undefined
   const connect = (timeoutMs: number): ReconnectingClient => {
-    const conn = new ReconnectingClient((redis as PrivateRedis).url, (cluster as LocalCluster).name, timeoutMs)
+    const conn = new ReconnectingClient((redis as PrivateRedis).url, (cluster as LocalCluster).name, timeoutMs, secrets)
     conns.push(conn)
     return conn
   }
@@ -148,8 +165,14 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
   try {
     if (!existsSync(REPLICA_ENTRY))
       throw new Error(`${REPLICA_ENTRY} is missing: replicas run from dist/; build first (npx tsc -p tsconfig.json)`)
+    if (opts.secret) {
+      secretFile = join(work, 'secret')
+      writeFileSync(secretFile, `${randomBytes(48).toString('base64')}\n`, {mode: 0o600})
+      secrets = readSecretFile(secretFile)
+    }
     redis = await PrivateRedis.start()
     cluster = new LocalCluster(redis.url, uniqueCluster(`nemesis-${opts.mode}`), ids, opts.mode, {
+      secretFile,
       onLine: (id, line) => logs.line(id, line),
       onExit: (id, code, signal) => {
         // The nemesis only ever sends SIGKILL (and SIGSTOP/SIGCONT); anything else is a crash.
@@ -162,7 +185,7 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
       },
     })
     say(
-      `nemesis ${opts.mode} seed ${opts.seed}: redis ${redis.url}, cluster ${cluster.name}, ${plan.length} faults planned over ${opts.durationS} s`,
+      `nemesis ${opts.mode} seed ${opts.seed}: redis ${redis.url}, cluster ${cluster.name}${secretFile ? ' (signed)' : ''}, ${plan.length} faults planned over ${opts.durationS} s`,
     )
     cluster.startAll()
     await cluster.waitAlive(ids, STARTUP_DEADLINE_MS)
@@ -256,6 +279,7 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
       // Writes lost as their --w allows after a wipe or corrupt fault are noted, not violations.
       verdicts.push(checkEventual(rec.ops, collected.finals, {diskLosses: diskLossesOf(inj.records)}))
     }
+    if (opts.secret) finalRejected = await lastRejectedCounts(control, ids)
     for (const crash of crashes) problems.push(`crash: ${crash}`)
     verdicts.push({verdict: problems.length > 0 ? 'violation' : 'ok', problems, stats: {}})
     verdict = combineVerdicts(verdicts)
@@ -297,6 +321,9 @@ export async function runNemesis(opts: NemesisOptions, hooks: RunHooks = {}): Pr
     crashes,
     replicaWarnings: Object.fromEntries(logs.warnings),
     suspiciousLogLines: logs.suspicious,
+    ...(opts.secret
+      ? {rejected: {final: finalRejected ?? {}, overStarts: logs.rejectedOverStarts(finalRejected ?? {})}}
+      : {}),
     verdict,
     ...(harnessError ? {harnessError} : {}),
   }
@@ -338,6 +365,25 @@ async function waitForOneLeader(conn: ReconnectingClient, ids: readonly string[]
     },
     {timeoutMs, intervalMs: 250},
   )
+}
+
+/** The replicas' authenticator refusal counts from one last status (null for a replica that did not answer). */
+async function lastRejectedCounts(
+  conn: ReconnectingClient,
+  ids: readonly string[],
+): Promise<Record<string, Record<string, number> | null>> {
+  const counts: Record<string, Record<string, number> | null> = Object.fromEntries(ids.map((id) => [id, null]))
+  try {
+    const connected = await conn.get()
+    const st = await connected?.client.status({timeoutMs: 1500})
+    for (const n of st?.nodes ?? []) {
+      const rejected = (n as NodeStatus & {rejected?: Record<string, number>}).rejected
+      if (n.alive && rejected) counts[n.id] = {...rejected}
+    }
+  } catch {
+    // Reported as not answered; the run's verdict does not depend on it.
+  }
+  return counts
 }
 
 /** Thrown inside runNemesis when its signal aborts, to skip to the cleanup. */

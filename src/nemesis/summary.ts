@@ -63,6 +63,7 @@ export function formatSummary(report: NemesisReport): string[] {
     lines.push(
       `final states: ${report.finalsConverged ? 'every replica agrees' : 'replicas still disagree at the deadline'}`,
     )
+  if (report.rejected) lines.push(...rejectedLines(report.rejected))
   const warnings = Object.entries(report.replicaWarnings)
   if (warnings.length) lines.push(`replica WARN lines: ${warnings.map(([id, n]) => `${id} ${n}`).join(', ')}`)
   if (report.suspiciousLogLines.length) {
@@ -76,5 +77,29 @@ export function formatSummary(report: NemesisReport): string[] {
   for (const p of report.verdict.problems) lines.push(`  - ${p}`)
   for (const n of report.verdict.notes ?? []) lines.push(`  note: ${n}`)
   if (report.savedTo) lines.push(`history and replica logs saved to ${report.savedTo}`)
+  return lines
+}
+
+const REASONS = ['no-mac', 'bad-mac', 'stale', 'replayed'] as const
+
+/**
+ * A signed run's refused messages per replica. Without an attacker, 'stale' around restarts (and
+ * epoch rotations) is expected; any no-mac or bad-mac means a replica or client of the cluster's own
+ * sent something the others could not verify, which is a bug, so it is called out.
+ */
+function rejectedLines(rejected: NonNullable<NemesisReport['rejected']>): string[] {
+  const fmt = (counts: Record<string, number> | null | undefined): string =>
+    counts ? REASONS.map((r) => counts[r] ?? 0).join('/') : 'no answer'
+  const ids = [...new Set([...Object.keys(rejected.final), ...Object.keys(rejected.overStarts)])].sort()
+  const lines = [
+    `signed: refused messages (${REASONS.join('/')})`,
+    `  since its last start (a last status): ${ids.map((id) => `${id} ${fmt(rejected.final[id])}`).join(', ')}`,
+    `  over all its starts:                  ${ids.map((id) => `${id} ${fmt(rejected.overStarts[id] ?? {})}`).join(', ')}`,
+  ]
+  const forged = (counts: Record<string, number> | null | undefined): number =>
+    (counts?.['no-mac'] ?? 0) + (counts?.['bad-mac'] ?? 0)
+  const unverifiable = ids.reduce((sum, id) => sum + forged(rejected.overStarts[id]), 0)
+  if (unverifiable > 0)
+    lines.push(`  ${unverifiable} no-mac/bad-mac refusals with no attacker in the run: a bug, see the replica logs`)
   return lines
 }

@@ -14,6 +14,9 @@
  *   siblings are truly concurrent and nothing is read that was never written;
  * - in both: no replica crashed, and the run did real work under every fault kind (lower bounds on
  *   ok operations and on executed faults, so a run where nothing happened cannot pass as "ok").
+ * A shorter signed quorum run (`--secret`: every replica and client holds one cluster secret) checks
+ * the same under restarts, which change replicas' epochs, and that no replica refused a message of
+ * the cluster's own as unsigned or forged (no-mac, bad-mac); stale ones around restarts are expected.
  * The nemesis is called as a function; it stops every process it started, whatever the outcome.
  */
 import {expect} from 'chai'
@@ -26,6 +29,10 @@ import {faultCounts, formatSummary, opCounts} from '../../src/nemesis/summary.js
 /** A seed whose 22 s plan holds every fault kind in both modes (and two majority faults in quorum). */
 const SEED = Number(process.env.NEMESIS_SEED ?? 2026)
 const DURATION_S = 22
+
+/** The signed run: a seed whose 12 s quorum plan holds every fault kind (about 22 s in all). */
+const SIGNED_SEED = Number(process.env.NEMESIS_SIGNED_SEED ?? 410)
+const SIGNED_DURATION_S = 12
 
 /** Lower bounds for "the run did something": a healthy 22 s run does several hundred ok operations. */
 const OK_WRITES_MIN = 40
@@ -83,4 +90,33 @@ describe('nemesis: seeded faults against real processes, judged by the checkers'
       }
     })
   }
+
+  it(`a signed quorum cluster stays correct under the same faults and refuses none of its own messages as forged (seed ${SIGNED_SEED})`, async () => {
+    const report = await runNemesis({
+      ...options('quorum'),
+      durationS: SIGNED_DURATION_S,
+      seed: SIGNED_SEED,
+      secret: true,
+    })
+    const summary = formatSummary(report).join('\n')
+    console.log(summary.replace(/^/gm, '      '))
+
+    expect(report.harnessError, summary).to.equal(undefined)
+    expect(report.verdict.verdict, summary).to.equal('ok')
+    expect(report.crashes, summary).to.deep.equal([])
+    const ops = opCounts(report)
+    expect(ops.put.ok + ops.delete.ok, `ok writes\n${summary}`).to.be.at.least(OK_WRITES_MIN)
+    expect(ops.read.ok, `ok reads\n${summary}`).to.be.at.least(OK_READS_MIN)
+    const faults = faultCounts(report)
+    for (const kind of ['kill', 'wipe', 'redis-restart'])
+      expect(faults[kind], `${kind} faults executed\n${summary}`).to.be.at.least(1)
+
+    const rejected = report.rejected
+    expect(rejected, 'a signed run reports refusals').to.not.equal(undefined)
+    for (const id of REPLICA_IDS) {
+      expect(rejected?.final[id], `${id} answered the last status\n${summary}`).to.not.equal(null)
+      const counts = rejected?.overStarts[id] ?? {}
+      expect((counts['no-mac'] ?? 0) + (counts['bad-mac'] ?? 0), `${id} no-mac/bad-mac\n${summary}`).to.equal(0)
+    }
+  })
 })
