@@ -24,7 +24,8 @@ const SEP = 0x7c // '|'
 const FIELDS_BEFORE_BODY = 8 // version, kid, from, inc, seq, ep, to, tag
 /** The header never needs more than this (64 members × an id and an epoch each, and the rest). */
 export const HEADER_BYTES_MAX = 8192
-const TAG_CHARS = 43 // base64url of 32 bytes, unpadded
+/** base64url of 32 bytes, unpadded: 43 characters. */
+const TAG = /^[A-Za-z0-9_-]{43}$/
 
 /** A key of one cluster: derived from a secret and the cluster's name (keys.ts). */
 export interface ClusterKey {
@@ -114,9 +115,11 @@ export function parseEnvelope(raw: Buffer | string): Envelope | null {
   const to = field(6)
   const tagText = field(7)
   if (!TOKEN.test(kid) || !TOKEN.test(from) || !TOKEN.test(inc) || !(ep === '-' || TOKEN.test(ep))) return null
-  if (!/^[0-9]{1,15}$/.test(seqText) || !(to === '-' || STAMPS.test(to)) || tagText.length !== TAG_CHARS) return null
+  if (!/^[0-9]{1,15}$/.test(seqText) || !(to === '-' || STAMPS.test(to)) || !TAG.test(tagText)) return null
+  // Node's decoder also takes '+' and '/' and ignores the last character's two spare bits: only the
+  // one canonical spelling of a tag counts, so a message has exactly one valid form.
   const tag = Buffer.from(tagText, 'base64url')
-  if (tag.length !== 32) return null
+  if (tag.length !== 32 || tag.toString('base64url') !== tagText) return null
   return {
     kid,
     from,

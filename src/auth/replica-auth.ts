@@ -30,6 +30,7 @@ import {
   stampFor,
   verifyTag,
 } from './envelope.js'
+import {LIMITS} from '../core/limits.js'
 import type {KeyRing} from './keys.js'
 import {ReplayWindow} from './replay-window.js'
 
@@ -37,8 +38,10 @@ import {ReplayWindow} from './replay-window.js'
 export const EPOCH_ROTATE_MS = 10_000
 /** Sender incarnations tracked at once (each costs a 512-byte window); beyond it new senders wait. */
 export const SENDERS_TRACKED_MAX = 20_000
-/** Peers whose epoch is remembered (bounded like membership). */
-export const PEER_EPOCHS_MAX = 256
+/** Peers whose epoch is remembered (bounded like membership, so a broadcast's header stays small). */
+export const PEER_EPOCHS_MAX = LIMITS.membersMax
+/** A peer not heard from for this many rotations is no longer named in broadcasts (it left, or is away). */
+export const PEER_SILENT_ROTATIONS = 6
 /** Client reply channels whose key is remembered (replies go out in the key the request came in). */
 export const REPLY_KEYS_MAX = 10_000
 
@@ -46,8 +49,8 @@ export type RejectReason = 'no-mac' | 'bad-mac' | 'stale' | 'replayed'
 
 export type Opened =
   | {readonly ok: true; readonly body: Buffer; readonly from: string; readonly kid: string}
-  /** `body` is set when the MAC was valid but the message is stale: its author holds the secret. */
-  | {readonly ok: false; readonly reason: RejectReason; readonly body?: Buffer}
+  /** `body` and `kid` are set when the MAC was valid but the message is stale: its author holds the secret. */
+  | {readonly ok: false; readonly reason: RejectReason; readonly body?: Buffer; readonly kid?: string}
 
 export interface ReplicaAuthOptions {
   readonly id: string
@@ -92,8 +95,8 @@ export class ReplicaAuth {
   private readonly rotateTicks: number
   private current: Epoch
   private previous: Epoch | null = null
-  /** Each peer's epoch and the message (incarnation, sequence) that taught it. */
-  private readonly peerEpochs = new Map<string, {ep: string; inc: string; seq: number}>()
+  /** Each peer's epoch, the message (incarnation, sequence) that taught it, and our generation when last heard. */
+  private readonly peerEpochs = new Map<string, {ep: string; inc: string; seq: number; heard: number}>()
   private readonly senders = new Map<string, Sender>()
   /** Client reply channel → the key its requests came in (during a rotation a client may hold only the older secret). */
   private readonly replyKeys = new Map<string, string>()
@@ -117,6 +120,8 @@ export class ReplicaAuth {
     this.previous = this.current
     this.current = {token: this.o.randomToken(6), gen: this.current.gen + 1}
     for (const [k, s] of this.senders) if (s.lastGen < this.previous.gen) this.senders.delete(k)
+    const silentBefore = this.current.gen - PEER_SILENT_ROTATIONS
+    for (const [id, p] of this.peerEpochs) if (p.heard < silentBefore) this.peerEpochs.delete(id)
   }
 
   // ---- sending -------------------------------------------------------------------------------
@@ -189,7 +194,7 @@ export class ReplicaAuth {
       // Not fresh, but its author holds the secret: learn its epoch (a peer that restarted, our own
       // restart, a long partition), so that our next messages name it and its answers name ours.
       this.learn(e)
-      return {...this.reject('stale'), body: e.body}
+      return {...this.reject('stale'), body: e.body, kid: e.kid}
     }
     const key = `${e.from}|${e.inc}`
     let sender = this.senders.get(key)
@@ -225,8 +230,25 @@ export class ReplicaAuth {
   private learn(e: Envelope): void {
     if (e.ep === null || e.from === this.o.id) return
     const known = this.peerEpochs.get(e.from)
-    if (known ? known.inc === e.inc && known.seq > e.seq : this.peerEpochs.size >= PEER_EPOCHS_MAX) return
-    this.peerEpochs.set(e.from, {ep: e.ep, inc: e.inc, seq: e.seq})
+    if (known && known.inc === e.inc && known.seq > e.seq) {
+      known.heard = this.current.gen // an older message: heard, but it teaches nothing
+      return
+    }
+    if (!known && this.peerEpochs.size >= PEER_EPOCHS_MAX) this.forgetQuietestPeer()
+    this.peerEpochs.set(e.from, {ep: e.ep, inc: e.inc, seq: e.seq, heard: this.current.gen})
+  }
+
+  /** Full: the peer heard from longest ago makes room (only holders of the secret get in at all). */
+  private forgetQuietestPeer(): void {
+    let quietest: string | undefined
+    let heard = Number.POSITIVE_INFINITY
+    for (const [id, p] of this.peerEpochs) {
+      if (p.heard < heard) {
+        heard = p.heard
+        quietest = id
+      }
+    }
+    if (quietest !== undefined) this.peerEpochs.delete(quietest)
   }
 
   private reject(reason: RejectReason): {ok: false; reason: RejectReason} {

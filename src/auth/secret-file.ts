@@ -23,7 +23,7 @@ export function readSecretFile(path: string): Buffer[] {
   let mode: number
   try {
     const st = statSync(path)
-    if (!st.isFile()) fail('is not a regular file')
+    if (!st.isFile()) fail('is not a regular file; point --secret-file at the file that holds the secret')
     mode = st.mode
   } catch (error) {
     if (error instanceof KvError) throw error
@@ -34,8 +34,10 @@ export function readSecretFile(path: string): Buffer[] {
         : `cannot be read (${code})`,
     )
   }
-  if ((mode & 0o004) !== 0)
-    fail(`is readable by every user (mode ${(mode & 0o777).toString(8)}); make it private with chmod 600`)
+  if ((mode & 0o006) !== 0)
+    fail(
+      `is ${(mode & 0o004) !== 0 ? 'readable' : 'writable'} by every user (mode ${(mode & 0o777).toString(8)}); make it private with chmod 600`,
+    )
   let text: Buffer
   try {
     text = readFileSync(path)

@@ -168,7 +168,7 @@ export class ReplicaRunner<R, S, M> {
     if (this.o.auth) {
       const opened = this.o.auth.open(raw, via)
       if (!opened.ok) {
-        if (opened.body && via === `node:${this.id}`) this.answerStale(opened.body)
+        if (opened.body && via === `node:${this.id}`) this.answerStale(opened.body, opened.kid)
         return 'rejected'
       }
       raw = opened.body
@@ -210,10 +210,12 @@ export class ReplicaRunner<R, S, M> {
    * restarted, or the client's view of it is old): the client is told the current epoch and retries
    * once, instead of waiting for its timeout. Nothing was applied.
    */
-  private answerStale(body: Buffer): void {
+  private answerStale(body: Buffer, kid: string | undefined): void {
     const decoded = decodeEnvelope(body)
     const req = decoded.ok && decoded.msg.type.startsWith('client.') ? asClientRequest(decoded.msg) : null
     if (!req || this.closed) return
+    // In the key it came in: during a rotation the client may hold only the older secret.
+    if (kid !== undefined) this.o.auth?.noteReplyKey(req.replyTo, kid)
     const message = `replica ${this.id} did not accept the request's epoch (it restarted, or the client's view of it is old); retry`
     this.reply(req.replyTo, {
       type: 'client.reply',

@@ -472,13 +472,8 @@ describe('replica runner, authenticated', () => {
       )
     })
 
-    // BUG (src/runtime/replica-runner.ts answerStale, src/auth/replica-auth.ts open/keyForReply):
-    // a stale request from a client that holds only the older secret (during a rotation, after the
-    // replica restarted) is answered with the current epoch sealed in the *signing* key: open()
-    // returns no kid for a stale message and answerStale never calls noteReplyKey, so the client
-    // cannot open the answer, does not retry, and waits for its timeout. Fix: return the kid with a
-    // stale result and note it before answerStale replies (or seal the answer in e.kid).
-    it.skip("answers a stale request of an older-secret client in the client's key", () => {
+    // During a rotation a client may hold only the older secret: the stale answer must go out in its key.
+    it("answers a stale request of an older-secret client in the client's key", () => {
       const core = new MapCore()
       const sent: {to: Destination; raw: string}[] = []
       const runner = new ReplicaRunner<Rec, string, Msg>({
