@@ -72,6 +72,14 @@ describe('auth secret file', () => {
       }
     })
 
+    it('a file every user can write (602, 622): another user could swap the secret', () => {
+      for (const mode of [0o602, 0o622]) {
+        const e = refusal(file(`writable-${mode.toString(8)}`, `${S1}\n`, mode))
+        expect(e.message).to.match(/writable by every user/)
+        expect(e.message).to.include('chmod 600')
+      }
+    })
+
     it('checks the mode before reading: a world-readable file is refused even if its content is fine', () => {
       const e = refusal(file('open-good-content', `${S1}\n${S2}\n`, 0o644))
       expect(e.message).to.match(/readable by every user/)
