@@ -109,8 +109,16 @@ class RedisClientBroker implements ClientBroker {
     try {
       return await command()
     } catch (error) {
-      // A reply error (wrong key type, ACL) is a real answer from a live broker, not a lost one.
-      if ((error as Error).name === 'ReplyError') throw error
+      // A reply error is a real answer from a live broker, not a lost one. An ACL refusal is the
+      // user's to fix (wrong user, or a cluster its ACL does not cover), so it says so.
+      if ((error as Error).name === 'ReplyError') {
+        if ((error as Error).message.startsWith('NOPERM'))
+          throw new KvError(
+            'REDIS_UNAVAILABLE',
+            `the broker at ${redactUrl(this.url)} does not allow this user that (${(error as Error).message}); check --cluster, or the user's ACL (deploy/redis-acl/README.md)`,
+          )
+        throw error
+      }
       throw this.lostError((error as Error).message)
     }
   }
