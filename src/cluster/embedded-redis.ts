@@ -6,6 +6,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {accessSync, constants} from 'node:fs'
 import path from 'node:path'
 import {KvError} from '../core/errors.js'
+import {parseBrokerUrl} from '../redis/broker-url.js'
 import {clientConnection, redactUrl} from '../redis/connect.js'
 import {prefixLines} from './prefix-lines.js'
 import {exitOf, settlesWithin} from './process-helpers.js'
@@ -64,12 +65,16 @@ export async function brokerAnswers(url: string, timeoutMs: number): Promise<boo
 }
 
 /**
- * Called by the supervisor first. `explicit` is --redis or an environment variable: used as is
- * (the supervisor's client then fails with REDIS_UNAVAILABLE if it is down). Otherwise the default
- * address is probed and, if silent, a private redis-server is started there.
+ * Called by the supervisor first. `explicit` is --redis or an environment variable: used as is, in
+ * any URL form (a `redis+sentinel://` URL included: never a private redis-server then), after a
+ * BAD_REQUEST check of its form (the supervisor's client then fails with REDIS_UNAVAILABLE if it is
+ * down). Otherwise the default address is probed and, if silent, a private redis-server is started there.
  */
 export async function chooseBroker(explicit: string | undefined, log: (line: string) => void): Promise<Broker> {
-  if (explicit) return {url: explicit}
+  if (explicit) {
+    parseBrokerUrl(explicit)
+    return {url: explicit}
+  }
   if (await brokerAnswers(EMBEDDED_URL, 1000)) return {url: EMBEDDED_URL}
   const binary = findOnPath('redis-server')
   if (!binary) {

@@ -4,29 +4,56 @@
  * certificate): retrying cannot fix that, so they stop with the reason. Clients fail fast with
  * REDIS_UNAVAILABLE naming the URL and, when the broker refused them, why. Passwords never reach a
  * log line or an error message.
+ *
+ * Every connection is made by brokerConnection from the URL's form (broker-url.ts). Over Sentinel
+ * (`redis+sentinel://…/MASTER`) ioredis asks the Sentinels where the master is on every (re)connect
+ * and checks with INFO that the server it reached is still a master, so after a failover a
+ * replica's connections land on the promoted replica by themselves: the subscriber resubscribes
+ * (ioredis's autoResubscribe), the publisher fails fast meanwhile (no offline queue) and the
+ * protocols recover what was lost in the switch. The URL's login is for the master only: the
+ * Sentinels are asked without one, because Sentinel's own `requirepass`/ACL is separate from the
+ * data nodes' users, and sending a data user to Sentinels that do not have it would fail every
+ * lookup. Sentinels that require a login are not supported (their refusal says so).
  */
 import {Redis, type RedisOptions} from 'ioredis'
 import {KvError} from '../core/errors.js'
+import {type BrokerLogin, parseBrokerUrl, redactUrl} from './broker-url.js'
 
-/** The URL with any password replaced by `***`, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@')
-  }
-}
+export {redactUrl} from './broker-url.js'
 
 /** Where a command's broker comes from: --redis, then $KV_REDIS_URL, then $REDIS_URL, then localhost. */
 export function defaultRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.KV_REDIS_URL || env.REDIS_URL || 'redis://127.0.0.1:6379'
 }
 
-function tlsFor(url: string): RedisOptions {
-  return url.startsWith('rediss://') ? {tls: {}} : {}
+/**
+ * A new ioredis connection to the broker `url` names, with `options` (retries, timeouts, queueing)
+ * on top. The one place kv makes a broker connection: the replica's, the client's, and the BullMQ
+ * hint queues' (hint-queues.ts). Throws BAD_REQUEST for a URL kv cannot use.
+ */
+export function brokerConnection(url: string, options: RedisOptions): Redis {
+  const address = parseBrokerUrl(url)
+  if (address.kind === 'redis') return new Redis(url, {...(address.tls ? {tls: {}} : {}), ...options})
+  return new Redis({
+    sentinels: address.sentinels.map(({host, port}) => ({host, port})),
+    name: address.masterName,
+    role: 'master',
+    ...address.login,
+    // A Sentinel that accepts the connection but never answers must not hold a lookup forever.
+    sentinelCommandTimeout: options.connectTimeout ?? SENTINEL_COMMAND_TIMEOUT_MS,
+    ...options,
+  })
 }
+
+/** How long one question to one Sentinel may take when the caller set no connectTimeout. */
+const SENTINEL_COMMAND_TIMEOUT_MS = 2000
+
+/** ioredis's "every Sentinel failed" error (its wording; the cause is in the last 'sentinelError'). */
+const ALL_SENTINELS_FAILED = /All sentinels are unreachable/i
+/** A Sentinel's answer when it does not know the master name (Redis 7: an error; older: a null reply). */
+const UNKNOWN_MASTER = /No such master with that name|successfully, but got an invalid reply: null/i
+/** ioredis's 'sentinelError' for one Sentinel that failed. */
+const SENTINEL_FAILED = /^failed to connect to sentinel (\S+) because (.*)$/
 
 /** Redis's answers to a login it refuses (ACL users: WRONGPASS; no login at all: NOAUTH; Redis 5: ERR invalid password). */
 const LOGIN_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR AUTH\b|invalid password|invalid username-password/i
@@ -46,23 +73,24 @@ const TLS_UNTRUSTED_CODES = new Set([
 const TLS_UNTRUSTED =
   /self[- ]signed certificate|unable to verify|unable to get (local )?issuer|certificate has expired|does not match certificate/i
 
+/** The login `url` carries; none when kv cannot use the URL (its own error says so elsewhere). */
+function credentialsOf(url: string): BrokerLogin {
+  try {
+    return parseBrokerUrl(url).login
+  } catch {
+    return {}
+  }
+}
+
 /** The login name in `url`, as a phrase for messages: `user "kv-client"` or `the default user`. */
 function loginOf(url: string): string {
-  try {
-    const name = decodeURIComponent(new URL(url).username)
-    return name ? `user "${name}"` : 'the default user'
-  } catch {
-    return 'the default user'
-  }
+  const name = credentialsOf(url).username
+  return name ? `user "${name}"` : 'the default user'
 }
 
 /** The password in `url` (decoded), so that no message ever repeats it, even if a server echoed it. */
 function passwordOf(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).password)
-  } catch {
-    return ''
-  }
+  return credentialsOf(url).password ?? ''
 }
 
 function reasonOf(url: string, error: Error): string {
@@ -99,8 +127,8 @@ export function brokerRefusal(url: string, error: Error): KvError | undefined {
  * Open it with connectReplica.
  */
 export function replicaConnection(url: string, name: string): Redis {
-  return new Redis(url, {
-    ...tlsFor(url),
+  const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 1000)
+  return brokerConnection(url, {
     connectionName: name,
     lazyConnect: true,
     // Commands issued in one tick (a burst's publishes) go out in one socket write.
@@ -108,7 +136,9 @@ export function replicaConnection(url: string, name: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 1000),
+    retryStrategy: backoff,
+    // Over Sentinel: when no Sentinel answers, ask them all again on the same backoff, forever.
+    sentinelRetryStrategy: backoff,
   })
 }
 
@@ -150,8 +180,7 @@ export async function connectReplica(conn: Redis, url: string): Promise<void> {
  * The returned connection does not retry later either.
  */
 export async function clientConnection(url: string, name: string, timeoutMs = 3000): Promise<Redis> {
-  const redis = new Redis(url, {
-    ...tlsFor(url),
+  const redis = brokerConnection(url, {
     connectionName: name,
     lazyConnect: true,
     enableAutoPipelining: true,
@@ -159,12 +188,19 @@ export async function clientConnection(url: string, name: string, timeoutMs = 30
     maxRetriesPerRequest: 0,
     connectTimeout: timeoutMs,
     retryStrategy: () => null,
+    // Over Sentinel: one pass over the Sentinels, then REDIS_UNAVAILABLE.
+    sentinelRetryStrategy: () => null,
   })
   // ioredis reports why a connect failed (WRONGPASS, a certificate error) only through 'error';
-  // connect() itself rejects with "Connection is closed".
+  // connect() itself rejects with "Connection is closed". Why each Sentinel failed comes only
+  // through 'sentinelError'.
   let lastError: Error | undefined
+  let lastSentinelError: Error | undefined
   redis.on('error', (error: Error) => {
     lastError ??= error
+  })
+  redis.on('sentinelError', (error: Error) => {
+    lastSentinelError = error
   })
   try {
     await redis.connect()
@@ -175,10 +211,40 @@ export async function clientConnection(url: string, name: string, timeoutMs = 30
     const cause = lastError ?? (error as Error)
     throw (
       brokerRefusal(url, cause) ??
+      sentinelFailure(url, cause, lastSentinelError) ??
       new KvError(
         'REDIS_UNAVAILABLE',
         `cannot reach the broker at ${redactUrl(url)} (${reasonOf(url, cause)}); start one (kv cluster up, or docker compose up redis) or pass --redis URL`,
       )
     )
   }
+}
+
+/**
+ * Called by clientConnection when no Sentinel of a `redis+sentinel://` URL gave a master address:
+ * REDIS_UNAVAILABLE saying which Sentinel failed last and how, or that they do not know the master
+ * name (a typo in the URL more often than an outage); undefined for any other failure.
+ */
+function sentinelFailure(url: string, cause: Error, lastSentinelError: Error | undefined): KvError | undefined {
+  if (!ALL_SENTINELS_FAILED.test(cause.message)) return undefined
+  const address = parseBrokerUrl(url)
+  const master = address.kind === 'sentinel' ? address.masterName : '?'
+  if (lastSentinelError && UNKNOWN_MASTER.test(lastSentinelError.message)) {
+    return new KvError(
+      'REDIS_UNAVAILABLE',
+      `the Sentinels at ${redactUrl(url)} do not know a master named "${master}"; check the name after the last / (redis-cli -p SENTINEL_PORT SENTINEL MASTERS lists theirs)`,
+    )
+  }
+  const reason = reasonOf(url, lastSentinelError ?? cause)
+  const failed = SENTINEL_FAILED.exec(reason)
+  // ioredis reports a refused connection to a Sentinel as "Connection is closed."
+  const why = failed?.[2]?.replace(/^Connection is closed\.?$/, 'refused or closed the connection')
+  const detail = failed ? `the last one tried, ${failed[1]}: ${why}` : reason
+  const login = /NOAUTH|WRONGPASS/.test(reason)
+    ? '; kv asks Sentinels without a login (the login in the URL is for the master), so run them without requirepass'
+    : ''
+  return new KvError(
+    'REDIS_UNAVAILABLE',
+    `cannot reach the broker at ${redactUrl(url)}: no Sentinel told where master "${master}" is (${detail})${login}; check that the Sentinels run, or pass --redis URL`,
+  )
 }

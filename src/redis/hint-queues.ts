@@ -9,8 +9,9 @@
  * and hints for other peers are unaffected.
  */
 import {Queue, Worker, type Job} from 'bullmq'
-import {Redis} from 'ioredis'
+import type {Redis} from 'ioredis'
 import type {ClusterNames} from './channel-names.js'
+import {brokerConnection} from './connect.js'
 import type {Log} from './redis-transport.js'
 
 /** Sends one hint to its peer and resolves when the peer acked it (rejects on timeout). */
@@ -76,7 +77,9 @@ export class HintQueues {
   ) {
     this.pendingMax = limits.pendingMax ?? HINTS_PENDING_MAX
     this.now = limits.now ?? Date.now
-    this.connection = new Redis(url, {maxRetriesPerRequest: null, lazyConnect: false, enableOfflineQueue: true})
+    // BullMQ's workers need maxRetriesPerRequest null; over Sentinel this connection (and the blocking
+    // ones BullMQ duplicates from it) asks the Sentinels again after a failover, like the transport's.
+    this.connection = brokerConnection(url, {maxRetriesPerRequest: null, lazyConnect: false, enableOfflineQueue: true})
     this.connection.on('error', () => {})
   }
 

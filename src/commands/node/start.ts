@@ -1,5 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 import {LIMITS} from '../../core/limits.js'
+import {parseBrokerUrl} from '../../redis/broker-url.js'
 import {defaultRedisUrl} from '../../redis/connect.js'
 import {readSecretFile, secretFilePath} from '../../auth/secret-file.js'
 import {KvError} from '../../core/errors.js'
@@ -49,8 +50,10 @@ export default class NodeStart extends Command {
     if (mode === 'quorum' && !peers.includes(flags.id))
       this.error('in quorum mode --peers must include --id (membership is fixed)', {exit: 2})
     const secretPath = secretFilePath(flags['secret-file'])
+    const redisUrl = flags.redis ?? defaultRedisUrl()
     let secrets: Buffer[] | undefined
     try {
+      parseBrokerUrl(redisUrl) // a URL kv cannot use is BAD_REQUEST now, not a replica that never connects
       secrets = secretPath === undefined ? undefined : readSecretFile(secretPath)
     } catch (error) {
       if (error instanceof KvError) {
@@ -68,7 +71,7 @@ export default class NodeStart extends Command {
         peers,
         mode,
         dataDir: flags['data-dir'] ?? `./.kv/${cluster}/${flags.id}`,
-        redisUrl: flags.redis ?? defaultRedisUrl(),
+        redisUrl,
         cluster,
         allowFaults: flags['allow-faults'],
         secrets,
