@@ -52,6 +52,8 @@ const SENTINEL_COMMAND_TIMEOUT_MS = 2000
 const ALL_SENTINELS_FAILED = /All sentinels are unreachable/i
 /** A Sentinel's answer when it does not know the master name (Redis 7: an error; older: a null reply). */
 const UNKNOWN_MASTER = /No such master with that name|successfully, but got an invalid reply: null/i
+/** A Sentinel that wants a login (kv sends none to Sentinels). */
+const SENTINEL_LOGIN = /\b(NOAUTH|WRONGPASS)\b/
 /** ioredis's 'sentinelError' for one Sentinel that failed. */
 const SENTINEL_FAILED = /^failed to connect to sentinel (\S+) because (.*)$/
 
@@ -146,28 +148,40 @@ export function replicaConnection(url: string, name: string): Redis {
  * Called once by a replica at start for each replicaConnection: resolves when the connection is
  * ready, retrying while the broker is down or unreachable (it may be starting too), and rejects with
  * brokerRefusal's REDIS_UNAVAILABLE, closing the connection, as soon as the broker refuses the login
- * or its TLS certificate is not trusted: those never heal by waiting, and a replica that retried them
+ * or its TLS certificate is not trusted, or (over Sentinel) every Sentinel says it does not know the
+ * master name or wants a login: those never heal by waiting, and a replica that retried them
  * forever would look like a slow start. Later reconnects retry forever as before.
  */
 export async function connectReplica(conn: Redis, url: string): Promise<void> {
   if (conn.status === 'ready') return
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error): void => {
-      const refusal = brokerRefusal(url, error)
+    const refuse = (refusal: KvError | undefined): void => {
       if (!refusal) return
       done()
       conn.disconnect()
       reject(refusal)
     }
+    // Over Sentinel: refused only when every Sentinel of a pass refused (one may be misconfigured).
+    let passErrors: Error[] = []
+    const onError = (error: Error): void => {
+      if (ALL_SENTINELS_FAILED.test(error.message)) {
+        const pass = passErrors
+        passErrors = []
+        refuse(sentinelsRefusal(url, pass))
+      } else refuse(brokerRefusal(url, error))
+    }
+    const onSentinelError = (error: Error): void => void passErrors.push(error)
     const onReady = (): void => {
       done()
       resolve()
     }
     const done = (): void => {
       conn.off('error', onError)
+      conn.off('sentinelError', onSentinelError)
       conn.off('ready', onReady)
     }
     conn.on('error', onError)
+    conn.on('sentinelError', onSentinelError)
     conn.on('ready', onReady)
     // lazyConnect + retryStrategy: connect() rejects on the first failure but ioredis keeps retrying.
     if (conn.status === 'wait') conn.connect().catch(() => {})
@@ -195,13 +209,11 @@ export async function clientConnection(url: string, name: string, timeoutMs = 30
   // connect() itself rejects with "Connection is closed". Why each Sentinel failed comes only
   // through 'sentinelError'.
   let lastError: Error | undefined
-  let lastSentinelError: Error | undefined
+  const sentinelErrors: Error[] = []
   redis.on('error', (error: Error) => {
     lastError ??= error
   })
-  redis.on('sentinelError', (error: Error) => {
-    lastSentinelError = error
-  })
+  redis.on('sentinelError', (error: Error) => void sentinelErrors.push(error))
   try {
     await redis.connect()
     return redis
@@ -211,7 +223,7 @@ export async function clientConnection(url: string, name: string, timeoutMs = 30
     const cause = lastError ?? (error as Error)
     throw (
       brokerRefusal(url, cause) ??
-      sentinelFailure(url, cause, lastSentinelError) ??
+      sentinelFailure(url, cause, sentinelErrors) ??
       new KvError(
         'REDIS_UNAVAILABLE',
         `cannot reach the broker at ${redactUrl(url)} (${reasonOf(url, cause)}); start one (kv cluster up, or docker compose up redis) or pass --redis URL`,
@@ -220,31 +232,57 @@ export async function clientConnection(url: string, name: string, timeoutMs = 30
   }
 }
 
-/**
- * Called by clientConnection when no Sentinel of a `redis+sentinel://` URL gave a master address:
- * REDIS_UNAVAILABLE saying which Sentinel failed last and how, or that they do not know the master
- * name (a typo in the URL more often than an outage); undefined for any other failure.
- */
-function sentinelFailure(url: string, cause: Error, lastSentinelError: Error | undefined): KvError | undefined {
-  if (!ALL_SENTINELS_FAILED.test(cause.message)) return undefined
+function masterNameOf(url: string): string {
   const address = parseBrokerUrl(url)
-  const master = address.kind === 'sentinel' ? address.masterName : '?'
-  if (lastSentinelError && UNKNOWN_MASTER.test(lastSentinelError.message)) {
+  return address.kind === 'sentinel' ? address.masterName : '?'
+}
+
+/**
+ * The Sentinels' answers in one pass over them, when every one of them is one that waiting cannot
+ * fix, as the REDIS_UNAVAILABLE to show; undefined when any Sentinel failed otherwise (down, slow)
+ * or none answered. Used by connectReplica (a replica stops at start) and clientConnection.
+ */
+function sentinelsRefusal(url: string, pass: readonly Error[]): KvError | undefined {
+  const refusals = pass.map((error) => sentinelRefusal(url, error))
+  return refusals.length > 0 && refusals.every((r) => r !== undefined) ? refusals[0] : undefined
+}
+
+/**
+ * One Sentinel's answer that waiting cannot fix: it does not know the master name (a typo in the URL
+ * more often than an outage), or it wants a login kv does not send; undefined for anything else.
+ */
+function sentinelRefusal(url: string, sentinelError: Error): KvError | undefined {
+  if (UNKNOWN_MASTER.test(sentinelError.message)) {
     return new KvError(
       'REDIS_UNAVAILABLE',
-      `the Sentinels at ${redactUrl(url)} do not know a master named "${master}"; check the name after the last / (redis-cli -p SENTINEL_PORT SENTINEL MASTERS lists theirs)`,
+      `the Sentinels at ${redactUrl(url)} do not know a master named "${masterNameOf(url)}"; check the name after the last / (redis-cli -p SENTINEL_PORT SENTINEL MASTERS lists theirs)`,
     )
   }
-  const reason = reasonOf(url, lastSentinelError ?? cause)
+  if (SENTINEL_LOGIN.test(sentinelError.message)) {
+    return new KvError(
+      'REDIS_UNAVAILABLE',
+      `the Sentinels at ${redactUrl(url)} want a login (${reasonOf(url, sentinelError)}); kv asks Sentinels without one (the login in the URL is for the master), so run them without requirepass`,
+    )
+  }
+  return undefined
+}
+
+/**
+ * Called by clientConnection when no Sentinel of a `redis+sentinel://` URL gave a master address:
+ * sentinelsRefusal's error, else REDIS_UNAVAILABLE saying which Sentinel failed last and how;
+ * undefined for any other failure.
+ */
+function sentinelFailure(url: string, cause: Error, sentinelErrors: readonly Error[]): KvError | undefined {
+  if (!ALL_SENTINELS_FAILED.test(cause.message)) return undefined
+  const refusal = sentinelsRefusal(url, sentinelErrors)
+  if (refusal) return refusal
+  const reason = reasonOf(url, sentinelErrors.at(-1) ?? cause)
   const failed = SENTINEL_FAILED.exec(reason)
   // ioredis reports a refused connection to a Sentinel as "Connection is closed."
   const why = failed?.[2]?.replace(/^Connection is closed\.?$/, 'refused or closed the connection')
   const detail = failed ? `the last one tried, ${failed[1]}: ${why}` : reason
-  const login = /NOAUTH|WRONGPASS/.test(reason)
-    ? '; kv asks Sentinels without a login (the login in the URL is for the master), so run them without requirepass'
-    : ''
   return new KvError(
     'REDIS_UNAVAILABLE',
-    `cannot reach the broker at ${redactUrl(url)}: no Sentinel told where master "${master}" is (${detail})${login}; check that the Sentinels run, or pass --redis URL`,
+    `cannot reach the broker at ${redactUrl(url)}: no Sentinel told where master "${masterNameOf(url)}" is (${detail}); check that the Sentinels run, or pass --redis URL`,
   )
 }
