@@ -4,7 +4,7 @@
  * TestRedis, re-exported from test/support) and by the nemesis; moved here so src/ can use it.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -34,6 +34,16 @@ export interface PrivateRedisOptions {
   readonly tls?: {readonly certFile: string; readonly keyFile: string; readonly caFile: string}
   /** The user the readiness PING logs in as when the default user is off. */
   readonly login?: {readonly username: string; readonly password: string}
+  /**
+   * Run `redis-sentinel` instead, with this sentinel.conf text (`sentinel monitor …` lines; the port
+   * comes from here). Sentinel rewrites its config file, so each PrivateRedis keeps its own copy in
+   * its own directory, written at the first start and kept across restarts (it is Sentinel's state).
+   */
+  readonly sentinelConfig?: string
+}
+
+function binaryFor(opts: PrivateRedisOptions): 'redis-server' | 'redis-sentinel' {
+  return opts.sentinelConfig === undefined ? 'redis-server' : 'redis-sentinel'
 }
 
 /** Created by PrivateRedis.start(); stopProcess/startProcess cut the broker and bring it back. */
@@ -46,13 +56,11 @@ export class PrivateRedis {
     private readonly opts: PrivateRedisOptions,
   ) {}
 
-  /** Picks a free port and starts redis-server from PATH there; resolves once it answers PING. */
+  /** Picks a free port and starts redis-server (or redis-sentinel) from PATH there; resolves once it answers PING. */
   static async start(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
-    if (!findOnPath('redis-server')) {
-      throw new KvError(
-        'REDIS_UNAVAILABLE',
-        'there is no redis-server on PATH; install it (apt-get install -y redis-server)',
-      )
+    const binary = binaryFor(opts)
+    if (!findOnPath(binary)) {
+      throw new KvError('REDIS_UNAVAILABLE', `there is no ${binary} on PATH; install it (apt-get install -y ${binary})`)
     }
     const r = new PrivateRedis(await freePort(), opts)
     await r.startProcess()
@@ -78,16 +86,17 @@ export class PrivateRedis {
       : ['--port', String(this.port)]
     if (tls)
       listen.push('--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile)
+    const {sentinelConfig} = this.opts
+    const configFile = join(this.dir, 'sentinel.conf')
+    if (sentinelConfig !== undefined && !existsSync(configFile)) writeFileSync(configFile, sentinelConfig)
     const proc = spawn(
-      'redis-server',
+      binaryFor(this.opts),
       [
+        ...(sentinelConfig === undefined ? [] : [configFile]),
         ...listen,
         '--bind',
         '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
+        ...(sentinelConfig === undefined ? ['--save', '', '--appendonly', 'no'] : []),
         '--dir',
         this.dir,
         ...(this.opts.args ?? []),
