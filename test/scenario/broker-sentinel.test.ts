@@ -151,6 +151,7 @@ describe('a broker behind Sentinel (redis+sentinel://)', function () {
     await waitFor('writes before the kill', () => ackedWrites(recorder.ops).length >= WRITES_PER_PHASE, {
       timeoutMs: 20_000,
     })
+    const termsBefore = await termsOf(broker.url, name)
     const oldPort = await broker.masterPort()
     const killedAt = recorder.now()
     await broker.killMaster(oldPort)
@@ -168,6 +169,16 @@ describe('a broker behind Sentinel (redis+sentinel://)', function () {
     })
     ctx.stopped = true
     await Promise.all(loops)
+    // The replicas' own connections went through the switch too (not only the clients'): each one
+    // lost the broker, and found the promoted replica by itself.
+    for (const id of IDS) {
+      const log = cluster.logOf(id)
+      const lost = log.indexOf('lost the broker')
+      expect(lost >= 0 && log.indexOf(' is back', lost) > lost, `${id} lost the broker and found it again`).to.equal(
+        true,
+      )
+    }
+    const termsAfter = await termsOf(broker.url, name)
 
     const firstWriteMs = Math.round((first.complete ?? 0) - killedAt)
     const promotedMs = Math.round(promotedAt - killedAt)
@@ -179,12 +190,24 @@ describe('a broker behind Sentinel (redis+sentinel://)', function () {
     console.log(
       `      ${mode}: master 127.0.0.1:${oldPort} killed; Sentinels named 127.0.0.1:${newPort} after ${promotedMs} ms; ` +
         `first write acknowledged after the kill: ${firstWriteMs} ms; ${ackedWrites(recorder.ops).length} acked puts; ` +
-        `not ok: ${JSON.stringify(outcomes)}`,
+        `not ok: ${JSON.stringify(outcomes)}` +
+        (mode === 'quorum' ? `; terms ${termsBefore} before, ${termsAfter} after` : ''),
     )
     expect(firstWriteMs, 'writes succeed again within 10 s of the Sentinels noticing').to.be.below(
       DOWN_AFTER_MS + 10_000,
     )
     return {broker, name, recorder, conns}
+  }
+
+  /** Each replica's quorum term as `n1:3,n2:3,…` (empty in eventual mode), from a fresh client. */
+  async function termsOf(url: string, name: string): Promise<string> {
+    const client = await KvClient.connect({redisUrl: url, cluster: name, timeoutMs: 3000})
+    try {
+      const st = await client.status({timeoutMs: 1000})
+      return st.nodes.map((n) => `${n.id}:${n.term ?? '-'}`).join(',')
+    } finally {
+      await client.close()
+    }
   }
 
   /** `kv put` then `kv read` and `kv status` through the CLI over the Sentinel URL. */
