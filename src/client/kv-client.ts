@@ -323,7 +323,7 @@ export class KvClient {
         this.noteEpochs([await requireAlive(this.broker, this.names, node, this.auth)])
         this.seenAlive.set(node, Date.now())
       }
-      const outcome = await this.ask(node, build, timeoutMs)
+      const outcome = await this.ask(node, build, timeoutMs, kind)
       if (outcome.kind === 'no-receivers') {
         this.seenAlive.delete(node)
         throw notListening(node)
@@ -340,7 +340,7 @@ export class KvClient {
     }
     let refused: KvError | undefined
     for (const id of candidates) {
-      const outcome = await this.ask(id, build, timeoutMs)
+      const outcome = await this.ask(id, build, timeoutMs, kind)
       if (outcome.kind === 'no-receivers') {
         this.liveView = null // someone stopped listening: look again next time
         if (id === this.leaderHint) this.leaderHint = null
@@ -361,12 +361,25 @@ export class KvClient {
 
   /**
    * One request to replica `id`. An authenticated replica that refused the epoch the request named
-   * (it restarted since the client read its presence) says which one it wants: asked again once.
+   * (it restarted since the client read its presence) says which one it wants. A read or status is
+   * asked again once. A write is not: the refusal proves only that *this copy* was not applied, and
+   * a replay of a write the replica applied before it restarted (then crashed before answering)
+   * draws the same refusal, so the write's outcome is unknown and resending it could apply it twice.
    */
-  private async ask(id: string, build: (requestId: string) => ClientRequest, timeoutMs: number): Promise<Outcome> {
+  private async ask(
+    id: string,
+    build: (requestId: string) => ClientRequest,
+    timeoutMs: number,
+    kind: Kind,
+  ): Promise<Outcome> {
     const outcome = await this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
     if (outcome.kind !== 'reply' || outcome.reply.ok || outcome.reply.epoch === undefined || !this.auth) return outcome
     this.epochs.set(id, outcome.reply.epoch)
+    if (kind === 'write')
+      throw new KvError(
+        'TIMEOUT',
+        `replica ${id} restarted while the write was on its way (it no longer accepts the epoch the request named); the outcome is unknown: read the key to find out, or retry`,
+      )
     return this.channel.send(this.names.inbox(id), build(nanoid()), timeoutMs)
   }
 
@@ -413,7 +426,7 @@ export class KvClient {
       id: requestId,
       replyTo: this.channel.replyTo,
     })
-    const outcome = await this.ask(id, build, waitMs)
+    const outcome = await this.ask(id, build, waitMs, 'status')
     if (outcome.kind === 'no-receivers') throw notListening(id)
     return resultOf(outcome, id, waitMs, 'status') as NodeStatus
   }

@@ -112,7 +112,10 @@ export class SimClients {
       return
     }
     const code = String((msg.error as {code?: unknown} | undefined)?.code)
-    if (FAIL_CODES.has(code)) this.finish(w, {status: 'fail', error: code, complete})
+    // A refused epoch says this copy was not applied, not that the request never was: a replay of a
+    // request the replica applied before it restarted draws the same answer (KvClient: TIMEOUT).
+    const stale = typeof msg.epoch === 'string' && w.kind !== 'read'
+    if (FAIL_CODES.has(code) && !stale) this.finish(w, {status: 'fail', error: code, complete})
     else this.finish(w, {status: 'unknown', error: code, complete: null})
   }
 

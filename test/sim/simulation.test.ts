@@ -113,7 +113,10 @@ for (const mode of ['eventual', 'quorum'] as const) {
     it('signed runs: an attacker without the secret is refused every time and changes nothing', () => {
       let attacks = 0
       let refused = 0
-      for (let seed = 1; seed <= 30; seed++) {
+      // 5054 (eventual): a replay of a put applied just before its replica crashed drew the restarted
+      // replica's "epoch refused" answer, which the client took for a certain failure.
+      const seeds = [...Array.from({length: 30}, (_, i) => i + 1), ...(mode === 'eventual' ? [5054] : [])]
+      for (const seed of seeds) {
         const r = runSeed(mode, seed, {signed: true, searchMs: 2000})
         expect(r.verdict.problems, `seed ${seed}`).to.deep.equal([])
         attacks += r.cluster.attacks ?? 0
