@@ -97,23 +97,15 @@ export function looksSealed(raw: Buffer | string): boolean {
 /** Splits an envelope into its fields, or null when the header is malformed. Trusts nothing yet. */
 export function parseEnvelope(raw: Buffer | string): Envelope | null {
   const buf = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw
-  const cuts: number[] = []
-  let at = 0
+  // The header is ASCII: find its end (the eighth '|'), decode it once and split it.
+  let end = -1
   for (let i = 0; i < FIELDS_BEFORE_BODY; i++) {
-    const next = buf.indexOf(SEP, at)
-    if (next === -1 || next > HEADER_BYTES_MAX) return null
-    cuts.push(next)
-    at = next + 1
+    end = buf.indexOf(SEP, end + 1)
+    if (end === -1 || end > HEADER_BYTES_MAX) return null
   }
-  const field = (i: number): string => buf.toString('latin1', i === 0 ? 0 : (cuts[i - 1] as number) + 1, cuts[i])
-  if (field(0) !== ENVELOPE_VERSION) return null
-  const kid = field(1)
-  const from = field(2)
-  const inc = field(3)
-  const seqText = field(4)
-  const ep = field(5)
-  const to = field(6)
-  const tagText = field(7)
+  const fields = buf.toString('latin1', 0, end).split('|')
+  if (fields.length !== FIELDS_BEFORE_BODY || fields[0] !== ENVELOPE_VERSION) return null
+  const [, kid = '', from = '', inc = '', seqText = '', ep = '', to = '', tagText = ''] = fields
   if (!TOKEN.test(kid) || !TOKEN.test(from) || !TOKEN.test(inc) || !(ep === '-' || TOKEN.test(ep))) return null
   if (!/^[0-9]{1,15}$/.test(seqText) || !(to === '-' || STAMPS.test(to)) || !TAG.test(tagText)) return null
   // Node's decoder also takes '+' and '/' and ignores the last character's two spare bits: only the
@@ -128,8 +120,8 @@ export function parseEnvelope(raw: Buffer | string): Envelope | null {
     ep: ep === '-' ? null : ep,
     to,
     tag,
-    signedHeader: buf.subarray(0, (cuts[6] as number) + 1),
-    body: buf.subarray((cuts[7] as number) + 1),
+    signedHeader: buf.subarray(0, end - tagText.length),
+    body: buf.subarray(end + 1),
   }
 }
 
