@@ -18,7 +18,6 @@ export interface ClientBroker {
   onMessage(handler: (channel: string, message: string) => void): void
   /** Called once if the broker connection is lost; pending waits fail at once instead of timing out. */
   onLost(handler: (error: KvError) => void): void
-  exists(key: string): Promise<boolean>
   /** GET; null when the key does not exist. */
   get(key: string): Promise<string | null>
   hgetall(key: string): Promise<Record<string, string>>
@@ -76,10 +75,6 @@ class RedisClientBroker implements ClientBroker {
 
   onLost(handler: (error: KvError) => void): void {
     this.lostHandlers.push(handler)
-  }
-
-  async exists(key: string): Promise<boolean> {
-    return (await this.guard(() => this.pub.exists(key))) > 0
   }
 
   async get(key: string): Promise<string | null> {

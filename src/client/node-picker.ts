@@ -105,16 +105,6 @@ export async function livePresence(
   return alive.filter((live): live is Live => live !== undefined)
 }
 
-/** Registered ids whose alive key exists right now, in natural order. */
-export async function aliveIds(
-  broker: ClientBroker,
-  names: ClusterNames,
-  registry: readonly Registration[],
-  auth: ClientAuth | null = null,
-): Promise<string[]> {
-  return (await livePresence(broker, names, registry, auth)).map((l) => l.id)
-}
-
 async function presenceOf(
   broker: ClientBroker,
   names: ClusterNames,

@@ -55,10 +55,6 @@ export class PublishWatch implements ClientBroker {
     this.inner.onLost(handler)
   }
 
-  exists(key: string): Promise<boolean> {
-    return this.inner.exists(key)
-  }
-
   get(key: string): Promise<string | null> {
     return this.inner.get(key)
   }

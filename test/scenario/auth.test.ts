@@ -19,7 +19,7 @@ import {clusterNames} from '../../src/redis/channel-names.js'
 import {TestCluster, uniqueCluster} from '../support/cluster.js'
 import {TestRedis} from '../support/redis-server.js'
 import {waitFor} from '../support/wait.js'
-import {readLocal, runCli} from './scenario-support.js'
+import {printLogTails, readLocal, runCli} from './scenario-support.js'
 
 const THREE = ['n1', 'n2', 'n3']
 
@@ -142,11 +142,7 @@ describe('authenticated cluster: signed messages over a real broker', function (
 
   afterEach(async function () {
     this.timeout(30_000)
-    if (this.currentTest?.state === 'failed') {
-      for (const c of clusters)
-        for (const id of c.logs.keys())
-          console.log(`---- ${c.name} ${id} ----\n${c.logOf(id).split('\n').slice(-30).join('\n')}`)
-    }
+    if (this.currentTest?.state === 'failed') printLogTails(clusters, 30)
     for (const a of attackers.splice(0)) a.close()
     await Promise.all(clusters.splice(0).map((c) => c.close()))
   })

@@ -19,7 +19,7 @@ import {Redis} from 'ioredis'
 import {RUN_JS, TestCluster} from '../support/cluster.js'
 import {TestRedis} from '../support/redis-server.js'
 import {waitFor} from '../support/wait.js'
-import {type CliResult, parseJson, runCli} from './scenario-support.js'
+import {parseJson, printLogTails, runCli, type CliResult} from './scenario-support.js'
 
 const ACL_FILE = resolve(import.meta.dirname, '../../deploy/redis-acl/kv-users.acl')
 /** The placeholder passwords of the shipped file (real deployments replace them). */
@@ -85,10 +85,7 @@ describe('a broker with least-privilege ACL users (deploy/redis-acl)', function 
 
   afterEach(async function () {
     this.timeout(30_000)
-    if (this.currentTest?.state === 'failed' && cluster) {
-      for (const id of cluster.logs.keys())
-        console.log(`---- ${id} ----\n${cluster.logOf(id).split('\n').slice(-30).join('\n')}`)
-    }
+    if (this.currentTest?.state === 'failed') printLogTails([cluster], 30)
     await cluster?.close()
     cluster = undefined
   })

@@ -36,7 +36,7 @@ import {HintQueues} from '../../src/redis/hint-queues.js'
 import {KvClient} from '../../src/client/index.js'
 import {RUN_JS, TestCluster, uniqueCluster} from '../support/cluster.js'
 import {waitFor} from '../support/wait.js'
-import {expectKvError, parseJson, runCli} from './scenario-support.js'
+import {expectKvError, parseJson, printLogTails, runCli} from './scenario-support.js'
 
 const IDS = ['n1', 'n2', 'n3']
 const KEYS = ['k0', 'k1', 'k2', 'k3']
@@ -117,10 +117,7 @@ describe('a broker behind Sentinel (redis+sentinel://)', function () {
 
   afterEach(async function () {
     this.timeout(30_000)
-    if (this.currentTest?.state === 'failed' && cluster) {
-      for (const id of cluster.logs.keys())
-        console.log(`---- ${id} ----\n${cluster.logOf(id).split('\n').slice(-30).join('\n')}`)
-    }
+    if (this.currentTest?.state === 'failed') printLogTails([cluster], 30)
     for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {})
     await cluster?.close()
     cluster = undefined

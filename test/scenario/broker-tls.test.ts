@@ -15,7 +15,7 @@ import {expect} from 'chai'
 import {RUN_JS, TestCluster, uniqueCluster} from '../support/cluster.js'
 import {TestRedis} from '../support/redis-server.js'
 import {waitFor} from '../support/wait.js'
-import {parseJson, runCli} from './scenario-support.js'
+import {parseJson, printLogTails, runCli} from './scenario-support.js'
 
 const IDS = ['n1', 'n2', 'n3']
 
@@ -57,10 +57,7 @@ describe('a broker over TLS (rediss://)', function () {
 
   afterEach(async function () {
     this.timeout(30_000)
-    if (this.currentTest?.state === 'failed' && cluster) {
-      for (const id of cluster.logs.keys())
-        console.log(`---- ${id} ----\n${cluster.logOf(id).split('\n').slice(-30).join('\n')}`)
-    }
+    if (this.currentTest?.state === 'failed') printLogTails([cluster], 30)
     await cluster?.close()
     cluster = undefined
   })

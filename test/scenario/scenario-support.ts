@@ -38,14 +38,7 @@ export function useScenario(): Scenario {
   })
   afterEach(async function () {
     this.timeout(30_000)
-    if (this.currentTest?.state === 'failed') {
-      for (const c of clusters) {
-        for (const id of c.logs.keys()) {
-          const tail = c.logOf(id).split('\n').slice(-40).join('\n')
-          console.log(`---- ${c.name} ${id} (last lines) ----\n${tail}`)
-        }
-      }
-    }
+    if (this.currentTest?.state === 'failed') printLogTails(clusters)
     const closing = clusters
     clusters = []
     await Promise.all(closing.map((c) => c.close()))
@@ -63,6 +56,17 @@ export function useScenario(): Scenario {
       await cluster.waitAlive()
       return cluster
     },
+  }
+}
+
+/** After a failed test: the last lines of every replica's log of `clusters`, to see why. */
+export function printLogTails(clusters: readonly (TestCluster | undefined)[], lines = 40): void {
+  for (const c of clusters) {
+    if (!c) continue
+    for (const id of c.logs.keys()) {
+      const tail = c.logOf(id).split('\n').slice(-lines).join('\n')
+      console.log(`---- ${c.name} ${id} (last lines) ----\n${tail}`)
+    }
   }
 }
 

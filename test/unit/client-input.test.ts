@@ -115,10 +115,6 @@ class FakeBroker implements ClientBroker {
     this.lostHandler = handler
   }
 
-  exists(key: string): Promise<boolean> {
-    return Promise.resolve(this.keys.has(key))
-  }
-
   get(key: string): Promise<string | null> {
     return Promise.resolve(this.keys.get(key) ?? null)
   }

@@ -178,7 +178,6 @@ function fakeBroker(answers: Array<() => Promise<number>>): ClientBroker {
     subscribe: async () => {},
     onMessage: () => {},
     onLost: () => {},
-    exists: () => Promise.resolve(true),
     get: () => Promise.resolve(null),
     hgetall: () => Promise.resolve({}),
     set: async () => {},

@@ -18,7 +18,6 @@ function stalledBroker(): {broker: ClientBroker; lose(): void; failPublish(): vo
     subscribe: async () => {},
     onMessage: () => {},
     onLost: (handler) => (lost = handler),
-    exists: () => Promise.resolve(true),
     get: () => Promise.resolve(null),
     hgetall: () => Promise.resolve({}),
     set: async () => {},
